@@ -1,0 +1,76 @@
+"""SLAYER training step time vs Lava time per simulated step, default model.
+
+Prints figures measured side by side in one run (no assertions):
+  python benchmarks/bench_speed.py [--batch-size 32] [--steps 10] [--lava-samples 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sca_lava.data import encode, load_mnist5k
+from sca_lava.deploy.lava_runner import run_lava
+from sca_lava.models import build_network, default_config
+from sca_lava.training import TrainConfig, Trainer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=10, help="timed training steps")
+    ap.add_argument("--lava-samples", type=int, default=8)
+    args = ap.parse_args()
+
+    data = load_mnist5k()
+    config = default_config()
+    T = config.num_steps
+    trainer = Trainer(build_network(config), TrainConfig(batch_size=args.batch_size))
+    x = torch.from_numpy(encode(data.train_x[: args.batch_size], T)).float()
+    y = torch.from_numpy(data.train_y[: args.batch_size])
+
+    def step():
+        out = trainer.model(x)
+        loss = trainer.loss_fn(out, y)
+        trainer.optimizer.zero_grad()
+        loss.backward()
+        trainer.optimizer.step()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    train_step = (time.perf_counter() - start) / args.steps
+
+    with torch.no_grad():
+        start = time.perf_counter()
+        trainer.model(x)
+        infer = time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "default.net"
+        trainer.model.export_hdf5(path)
+        spikes = encode(data.test_x[: args.lava_samples], T)
+        start = time.perf_counter()
+        result = run_lava(str(path), spikes, progress=False)
+        lava_total = time.perf_counter() - start
+
+    lava_steps = args.lava_samples * T
+    print(f"model: default 16-32-64 conv + 128 dense + 10, T={T}, torch threads={torch.get_num_threads()}")
+    print(f"SLAYER training step (batch {args.batch_size}):      {train_step * 1e3:8.1f} ms  "
+          f"({train_step / (args.batch_size * T) * 1e3:.3f} ms per sample-step)")
+    print(f"SLAYER inference (batch {args.batch_size}):          {infer * 1e3:8.1f} ms")
+    print(f"Lava run, {args.lava_samples} samples x {T} steps:           {lava_total:8.2f} s incl. build")
+    print(f"Lava time per simulated step (run only):   {result.seconds / lava_steps * 1e3:8.1f} ms")
+    print(f"ratio Lava step / SLAYER train sample-step: "
+          f"{(result.seconds / lava_steps) / (train_step / (args.batch_size * T)):8.0f}x")
+    print(f"Lava predictions: {np.bincount(result.predictions(), minlength=10).tolist()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Deployment of netx files: the real Lava runtime (CPU, fixed point)."""

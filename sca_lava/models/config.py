@@ -1,0 +1,110 @@
+"""Declarative network description: an input shape, CUBA neuron parameters
+and a layer list of ``conv`` / ``flatten`` / ``dense`` entries. Only layers
+netx can deploy exist here (no pooling: use stride)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+from sca_lava.errors import ScaLavaError
+
+LAYER_TYPES = ("conv", "flatten", "dense")
+
+DEFAULT_NEURON = {
+    "threshold": 1.25,
+    "current_decay": 0.25,
+    "voltage_decay": 0.03,
+    "tau_grad": 0.03,
+    "scale_grad": 3.0,
+}
+
+
+@dataclass
+class NetworkConfig:
+    """``layers``: dicts like ``{"type": "conv", "out": 16, "kernel": 3,
+    "stride": 2, "padding": 1}``, ``{"type": "flatten"}``,
+    ``{"type": "dense", "out": 10}``. The last layer is the classifier."""
+
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+    layers: list[dict] = field(default_factory=list)
+    neuron: dict = field(default_factory=lambda: dict(DEFAULT_NEURON))
+    weight_scale: float = 2.0
+    num_steps: int = 16
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return copy.deepcopy(d)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetworkConfig:
+        known = {"input_shape", "layers", "neuron", "weight_scale", "num_steps"}
+        unknown = set(d) - known
+        if unknown:
+            raise ScaLavaError(f"network config: unknown keys {sorted(unknown)}")
+        cfg = cls(
+            input_shape=tuple(int(v) for v in d.get("input_shape", (1, 28, 28))),
+            layers=[dict(ly) for ly in d.get("layers", [])],
+            neuron={**DEFAULT_NEURON, **d.get("neuron", {})},
+            weight_scale=float(d.get("weight_scale", 2.0)),
+            num_steps=int(d.get("num_steps", 16)),
+        )
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        if len(self.input_shape) != 3 or min(self.input_shape) < 1:
+            raise ScaLavaError(f"network config: input_shape must be (C, H, W), got {self.input_shape}")
+        if not self.layers or self.layers[-1].get("type") != "dense":
+            raise ScaLavaError("network config: the last layer must be a dense classifier")
+        flat = False
+        for i, ly in enumerate(self.layers):
+            kind = ly.get("type")
+            if kind not in LAYER_TYPES:
+                raise ScaLavaError(f"network config: layer {i} has unknown type {kind!r} (choose from {', '.join(LAYER_TYPES)})")
+            if kind == "conv" and flat:
+                raise ScaLavaError(f"network config: conv layer {i} comes after flatten")
+            if kind == "flatten":
+                flat = True
+            if kind in ("conv", "dense") and int(ly.get("out", 0)) < 1:
+                raise ScaLavaError(f"network config: layer {i} needs 'out' >= 1")
+            if kind == "dense" and not flat and any(x.get("type") == "conv" for x in self.layers[:i]):
+                raise ScaLavaError(f"network config: dense layer {i} after conv needs a flatten first")
+        if self.num_steps < 1:
+            raise ScaLavaError("network config: num_steps must be >= 1")
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.layers[-1]["out"])
+
+
+def default_config() -> NetworkConfig:
+    """Default for 28x28 digits: three stride-2 3x3 convs (16-32-64 channels,
+    28 -> 14 -> 7 -> 4), a 128-neuron hidden dense layer, 10 outputs, T=16."""
+    return NetworkConfig(
+        input_shape=(1, 28, 28),
+        layers=[
+            {"type": "conv", "out": 16, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "conv", "out": 32, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "conv", "out": 64, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "flatten"},
+            {"type": "dense", "out": 128},
+            {"type": "dense", "out": 10},
+        ],
+    )
+
+
+def small_config() -> NetworkConfig:
+    """A small network for tests and quick notebooks (8-16 channels, 32 hidden)."""
+    return NetworkConfig(
+        input_shape=(1, 28, 28),
+        layers=[
+            {"type": "conv", "out": 8, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "conv", "out": 16, "kernel": 3, "stride": 2, "padding": 1},
+            {"type": "flatten"},
+            {"type": "dense", "out": 32},
+            {"type": "dense", "out": 10},
+        ],
+        num_steps=12,
+    )

