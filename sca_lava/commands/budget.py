@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sca_lava.atomic import atomic_path, write_json
+from sca_lava.atomic import write_json
 from sca_lava.errors import ScaLavaError
 
 
@@ -114,17 +114,14 @@ def print_budget(res: dict) -> None:
 
 
 def _plots(out: Path, results: list[dict]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sca_lava.plotting import new_figure
 
     files = []
     labels = [Path(r["model"]).name for r in results]
     if len(set(labels)) < len(labels):
         labels = [f"{i + 1}: {lab}" for i, lab in enumerate(labels)]
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = new_figure(figsize=(7, 3.5))
     width = 0.8 / len(results)
     for i, r in enumerate(results):
         xs = np.arange(len(r["layers"])) + i * width
@@ -135,11 +132,10 @@ def _plots(out: Path, results: list[dict]) -> list[str]:
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"Cores per layer on {results[0]['profile']}")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     files.append(_save(fig, out / "cores_per_layer.png"))
 
     if all(r.get("energy_breakdown_uj") for r in results):
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig, ax = new_figure(figsize=(5, 3.5))
         bottom = np.zeros(len(results))
         for kind in results[0]["energy_breakdown_uj"]:
             vals = np.array([r["energy_breakdown_uj"][kind] for r in results])
@@ -153,7 +149,7 @@ def _plots(out: Path, results: list[dict]) -> list[str]:
         fig.tight_layout()
         files.append(_save(fig, out / "energy_breakdown.png"))
 
-    fig, axes = plt.subplots(len(results), 1, figsize=(7, 2.6 * len(results)), squeeze=False)
+    fig, axes = new_figure(len(results), 1, figsize=(7, 2.6 * len(results)), squeeze=False)
     for ax, r, lab in zip(axes[:, 0], results, labels):
         util = r["utilisation"]
         for k, vals in util.items():
@@ -164,35 +160,27 @@ def _plots(out: Path, results: list[dict]) -> list[str]:
         ax.legend(fontsize=7, ncol=3)
     axes[-1, 0].set_xlabel("core")
     axes[-1, 0].xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
     files.append(_save(fig, out / "core_utilisation.png"))
     return files
 
 
 def _save(fig, path: Path) -> str:
-    import matplotlib.pyplot as plt
+    from sca_lava.plotting import save_figure
 
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return str(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def _sweep_plot(out: Path, rows: list[dict], title: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from sca_lava.plotting import new_figure
 
     ok = [r for r in rows if r["cores"] is not None]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = new_figure(figsize=(5, 3.5))
     ax.plot([r["keep"] for r in ok], [r["cores"] for r in ok], marker="o", label="cores")
     ax.plot([r["keep"] for r in ok], [r["lower_bound_cores"] for r in ok], ls="--", label="lower bound")
     ax.set_xlabel("channel keep fraction")
     ax.set_ylabel("cores")
     ax.set_title(title, fontsize=9)
     ax.legend()
-    fig.tight_layout()
     return _save(fig, out / "sweep_cores.png")
 
 

@@ -18,7 +18,7 @@ class Agreement:
     lava_accuracy: float | None
     slayer_accuracy: float | None
     lava_seconds: float
-    first_mismatch: dict | None  # sample, layer, step of the first difference
+    first_mismatch: dict | None  # first differing sample: its lowest differing layer and first step
 
     @property
     def spike_agreement(self) -> float:
@@ -47,21 +47,26 @@ def slayer_layer_spikes(model, spikes: np.ndarray, batch_size: int = 100) -> lis
     return [np.concatenate(layer) for layer in zip(*chunks)]
 
 
-def first_difference(reference: list[np.ndarray], other: dict[int, np.ndarray]) -> dict | None:
-    """Earliest (sample, layer, step) where two per-layer spike sets differ."""
-    best = None
-    for j, ref in enumerate(reference):
-        if j not in other:
-            continue
-        diff = (ref != other[j]).reshape(ref.shape[0], -1, ref.shape[-1]).any(1)
-        for sample in np.flatnonzero(diff.any(1)):
-            step = int(np.flatnonzero(diff[sample])[0])
-            key = (int(sample), step, j)
-            if best is None or key < best:
-                best = key
-    if best is None:
-        return None
-    return {"sample": best[0], "step": best[1], "layer": best[2]}
+def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) -> dict:
+    """Count samples whose spikes differ in any layer; for the first one, the
+    lowest layer that differs (the root cause: later layers follow it) and the
+    first time step it differs at."""
+    layers = sorted(lava)
+    n = next(iter(lava.values())).shape[0]
+    bad = np.zeros(n, dtype=bool)
+    for j in layers:
+        bad |= (fixed[j] != lava[j]).reshape(n, -1).any(1)
+    result = {"samples": int(n), "mismatching_samples": int(bad.sum()), "first_mismatch": None}
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        for j in layers:
+            diff = fixed[j][k] != lava[j][k]
+            if diff.any():
+                steps = np.flatnonzero(diff.reshape(-1, diff.shape[-1]).any(0))
+                result["first_mismatch"] = {"sample": k, "layer": int(j), "step": int(steps[0]),
+                                            "neurons": int(diff.any(-1).sum())}
+                break
+    return result
 
 
 def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.ndarray | None = None,
@@ -75,5 +80,7 @@ def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.nda
     if labels is not None:
         lava_acc = float((lava.predictions() == labels).mean())
         slayer_acc = float((out_ref.sum(-1).argmax(1) == labels).mean())
-    mismatch = None if same.all() else first_difference(reference, lava.layer_spikes)
+    mismatch = None
+    if not same.all():
+        mismatch = first_divergence(dict(enumerate(reference)), lava.layer_spikes)["first_mismatch"]
     return Agreement(len(spikes), int(same.sum()), lava_acc, slayer_acc, lava.seconds, mismatch), lava

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sca_lava.deploy.agreement import first_divergence
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
 
@@ -434,28 +435,6 @@ class EvaluationReport:
             "samples_per_s": self.samples_per_s, "device": self.device, "verify": self.verify,
             **self.extra,
         }
-
-
-def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) -> dict:
-    """Count samples whose spikes differ in any layer; for the first one, the
-    lowest layer that differs (the root cause: later layers follow it) and the
-    first time step it differs at."""
-    layers = sorted(lava)
-    n = next(iter(lava.values())).shape[0]
-    bad = np.zeros(n, dtype=bool)
-    for j in layers:
-        bad |= (fixed[j] != lava[j]).reshape(n, -1).any(1)
-    result = {"samples": int(n), "mismatching_samples": int(bad.sum()), "first_mismatch": None}
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        for j in layers:
-            diff = fixed[j][k] != lava[j][k]
-            if diff.any():
-                steps = np.flatnonzero(diff.reshape(-1, diff.shape[-1]).any(0))
-                result["first_mismatch"] = {"sample": k, "layer": int(j), "step": int(steps[0]),
-                                            "neurons": int(diff.any(-1).sum())}
-                break
-    return result
 
 
 def evaluate_netx(path, spikes, labels, batch_size: int = 128, device=None, verify: int = 0,

@@ -33,7 +33,7 @@ def budget_from_spikes(alloc: Allocation, spikes: np.ndarray, layer_spikes: dict
 
 def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = None, *,
                 max_chips: int | None = None, progress: bool = False,
-                alloc: Allocation | None = None) -> dict:
+                alloc: Allocation | None = None, lava=None) -> dict:
     """Budget one netx file on ``profile`` (name, path or Profile).
 
     ``spikes`` (N, C, H, W, T) or (N, F, T): input samples run through Lava
@@ -41,6 +41,9 @@ def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = No
     and latency keys are then ``None``). Returns a JSON-able dict with
     ``cores``, ``chips``, ``dynamic_energy_uj``, ``static_energy_uj``,
     ``latency_us`` (all per inference) and ``layers`` (per layer details).
+    ``lava``: a :class:`~sca_lava.deploy.lava_runner.LavaResult` of these
+    ``spikes`` recorded with ``record_all=True``, to budget several profiles
+    from one Lava run.
     """
     prof = load_profile(profile)
     path = os.fspath(path)
@@ -71,7 +74,10 @@ def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = No
     from sca_lava.deploy.lava_runner import run_lava
 
     spikes = np.asarray(spikes)
-    lava = run_lava(path, spikes, record_all=True, progress=progress, spec=spec)
+    if lava is None:
+        lava = run_lava(path, spikes, record_all=True, progress=progress, spec=spec)
+    elif len(lava.layer_spikes) != len(spec.neuron_layers):
+        raise ScaLavaError("the given Lava run did not record every layer (use record_all=True)")
     act, energy = budget_from_spikes(alloc, spikes, lava.layer_spikes)
     result.update(energy)
     result["samples"], result["steps"] = act.samples, act.steps

@@ -1,6 +1,7 @@
 """The SLAYER training loop.
 
-Spike-rate loss (``slayer.loss.SpikeRate``) with Adam; every epoch reports
+Spike-rate loss (``slayer.loss.SpikeRate``) with Adam and a cosine learning
+rate over the epochs; every epoch reports
 train loss/accuracy, test accuracy and per-layer firing rates. Determinism:
 the batch order of epoch e comes from ``default_rng([seed, e])`` and torch is
 re-seeded per epoch, so a run resumed from a checkpoint after epoch e gives
@@ -13,6 +14,7 @@ pruning is such a callback.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 
@@ -30,6 +32,8 @@ class TrainConfig:
     epochs: int = 8
     batch_size: int = 32
     lr: float = 3e-3
+    lr_schedule: str = "cosine"  # "cosine" (to lr_min at the last epoch) or "constant"
+    lr_min: float = 1e-4
     seed: int = 0
     encoding: str = "rate-regular"
     true_rate: float = 0.4
@@ -126,10 +130,23 @@ class Trainer:
                 cb.load_state_dict(saved[cb.name])
 
     # --- loop ----------------------------------------------------------------
+    def lr_at(self, epoch: int, epochs: int) -> float:
+        """Learning rate of (0-based) ``epoch``: a pure function of the epoch, so
+        a resumed run uses the same rates as an uninterrupted one."""
+        cfg = self.cfg
+        if cfg.lr_schedule == "constant" or epochs <= 1:
+            return cfg.lr
+        if cfg.lr_schedule != "cosine":
+            raise ScaLavaError(f"unknown lr schedule {cfg.lr_schedule!r} (cosine or constant)")
+        return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
+
     def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
         from tqdm.auto import tqdm
 
         cfg, model = self.cfg, self.model
+        lr = self.lr_at(self.epoch, cfg.epochs)  # the configured total, also when fit() stops early
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         steps = model.config.num_steps
         torch.manual_seed(cfg.seed * 1000 + self.epoch)
         order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(data.train_x))
@@ -154,7 +171,7 @@ class Trainer:
             correct += int((outs[-1].detach().sum(-1).argmax(1) == yb).sum())
             bar.set_postfix(loss=f"{loss.item() / len(idx):.3f}")
         n = len(order)
-        return {"train_loss": total_loss / n, "train_accuracy": correct / n}
+        return {"train_loss": total_loss / n, "train_accuracy": correct / n, "lr": lr}
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
@@ -189,6 +206,9 @@ def model_from_checkpoint(state: dict) -> SpikingNet:
     missing, unexpected = model.load_state_dict(state["model"], strict=False)
     if missing:
         raise ScaLavaError(f"checkpoint does not match its network config (missing {missing[:3]})")
+    if any("sca_" in key for key in unexpected):
+        raise ScaLavaError("this is a masked pruning checkpoint: use the surgered pruned.pt next to it "
+                           "(or sca_lava.pruning.load_masked)")
     return model
 
 

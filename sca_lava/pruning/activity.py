@@ -1,0 +1,72 @@
+"""Spiking channel activity, read from lava-dl's own CUBA dynamics.
+
+``Neuron.forward`` is ``spike(dynamics(z)[1])``: the voltage handed to
+``spike()`` is SLAYER's real membrane trace (reset already applied on the step
+after a spike; on the spike step it still holds the value that crossed the
+threshold). :class:`ActivityTap` wraps the neuron's ``spike`` method, so it
+sees that voltage and the resulting spikes with no extra forward pass. The
+after-reset potential is the voltage with spike steps set to 0 (hard reset, as
+``spike()`` applies to the state), divided by the threshold so all layers
+share one scale for the global ranking.
+
+score_c = mean over batch, spatial positions and time of (spike + |V|/theta),
+averaged (plain running mean) over the training batches since the last
+structure update; computed in training mode only and never back-propagated.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def channel_activity(spikes: torch.Tensor, voltage: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Per-channel mean of spike + |after-reset V| / threshold; channel is dim 1
+    of (N, C, H, W, T) or (N, F, T). One fused pass: a spiking step counts 1
+    (its after-reset V is 0), a silent one |V|/threshold."""
+    val = voltage.detach().abs()
+    val.masked_fill_(spikes.detach() > 0, float(threshold))
+    dims = [d for d in range(val.dim()) if d != 1]
+    # float32 reduction: a float64 one is ~4x slower and the training step budget is tight
+    return val.mean(dim=dims).to(torch.float64) / float(threshold)
+
+
+class ActivityTap:
+    """Replaces ``block.neuron.spike``; accumulates channel activity while the
+    module is training and grad is enabled (i.e. inside the training loop)."""
+
+    def __init__(self, block: torch.nn.Module, channels: int):
+        self.block = block
+        self.spike = block.neuron.spike
+        self.score_sum = torch.zeros(channels, dtype=torch.float64)
+        self.batches = 0
+
+    def __call__(self, voltage: torch.Tensor) -> torch.Tensor:
+        spikes = self.spike(voltage)
+        if self.block.training and torch.is_grad_enabled():
+            with torch.no_grad():
+                self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold)
+            self.batches += 1
+        return spikes
+
+    @property
+    def score(self) -> torch.Tensor:
+        return self.score_sum / max(self.batches, 1)
+
+    def reset(self) -> None:
+        self.score_sum.zero_()
+        self.batches = 0
+
+
+def install_taps(model, blocks: list[int]) -> dict[int, ActivityTap]:
+    """Tap the neurons of the given blocks (idempotent)."""
+    taps = {}
+    for i in blocks:
+        block = model.blocks[i]
+        current = block.neuron.spike
+        if isinstance(current, ActivityTap):
+            taps[i] = current
+            continue
+        tap = ActivityTap(block, block.synapse.out_channels)
+        block.neuron.spike = tap
+        taps[i] = tap
+    return taps

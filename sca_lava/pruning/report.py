@@ -1,0 +1,180 @@
+"""Measured cost of a (pruned) network: parameters, neurons, SynOps and
+firing rates from SLAYER spikes on test data, plus JSON/Markdown/PNG output.
+
+Definitions (see docs/metrics): parameters = synaptic weights of conv/dense
+layers (our blocks have no biases; neuron parameters are not counted);
+SynOps = sum over input spikes of their fan-out to existing output neurons
+(zero weights count as synapses, so only physically removed channels reduce
+it), computed with :func:`sca_lava.metrics.fanout_map` on the spikes SLAYER
+delivers to each layer (delay shift included, as Lava sees them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sca_lava.atomic import write_json, write_text
+from sca_lava.data import encode
+from sca_lava.metrics import fanout_map
+from sca_lava.models.network import SpikingNet, _conv_out
+from sca_lava.netx.reader import LayerSpec
+from sca_lava.plotting import new_figure, save_figure
+from sca_lava.pruning.masks import count_params, geometry
+
+
+def layer_specs(cfg) -> dict[int, LayerSpec]:
+    """Block index -> LayerSpec of each synaptic block of a NetworkConfig."""
+    shape = tuple(cfg.input_shape)
+    specs = {}
+    for i, ly in enumerate(cfg.layers):
+        if ly["type"] == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif ly["type"] == "conv":
+            k, s, p = int(ly.get("kernel", 3)), int(ly.get("stride", 1)), int(ly.get("padding", 0))
+            out = (int(ly["out"]), _conv_out(shape[1], k, s, p), _conv_out(shape[2], k, s, p))
+            specs[i] = LayerSpec(i, "conv", shape, out, kernel=(k, k), stride=(s, s), padding=(p, p))
+            shape = out
+        else:
+            out = (int(ly["out"]),)
+            specs[i] = LayerSpec(i, "dense", shape, out)
+            shape = out
+    return specs
+
+
+@torch.no_grad()
+def measure(model: SpikingNet, x: np.ndarray, y: np.ndarray, encoding: str = "rate-regular",
+            batch_size: int = 200, events: bool = False) -> dict:
+    """Accuracy and per-synaptic-layer SynOps (per sample), neurons and firing
+    rates of a plain (or masked) SpikingNet on images/events."""
+    model.eval()
+    steps = model.config.num_steps
+    specs = layer_specs(model.config)
+    with torch.enable_grad():  # fanout_map differentiates a ones-convolution
+        fanout = {i: fanout_map(sp).astype(np.float64) for i, sp in specs.items()}
+    syn = dict.fromkeys(specs, 0.0)
+    spikes_out = dict.fromkeys(specs, 0.0)
+    correct = 0
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size]
+        inp = torch.from_numpy(np.ascontiguousarray(xb if events else encode(xb, steps, encoding))).float()
+        outs = model.forward_all(inp)
+        prev = inp
+        for i, out in enumerate(outs):
+            if i in specs:
+                counts = prev.sum(dim=(0, prev.dim() - 1)).double().numpy()
+                syn[i] += float((counts.reshape(fanout[i].shape) * fanout[i]).sum())
+                spikes_out[i] += float(out.sum())
+            prev = out
+        correct += int((outs[-1].sum(-1).argmax(1).numpy() == y[start:start + batch_size]).sum())
+    n = max(len(x), 1)
+    layers = []
+    for i, spec in specs.items():
+        layers.append({
+            "block": i, "type": spec.kind, "channels": int(spec.out_shape[0]),
+            "neurons": spec.num_neurons, "synops": syn[i] / n,
+            "firing_rate": spikes_out[i] / n / (spec.num_neurons * steps),
+        })
+    return {
+        "accuracy": correct / n, "samples": len(x), "layers": layers,
+        "synops": float(sum(ly["synops"] for ly in layers)),
+        "neurons": int(sum(ly["neurons"] for ly in layers)),
+        "params": count_params(geometry(model.config)),
+    }
+
+
+def build_report(small: SpikingNet, dense_config, small_m: dict, dense_m: dict | None,
+                 extra: dict | None = None) -> dict:
+    """Compare the surgered net's measurement with the dense net's (``dense_m``
+    None when no trained dense reference exists: SynOps fraction is then None)."""
+    dense_geo = geometry(dense_config)
+    dense_params = count_params(dense_geo)
+    small_geo = geometry(small.config)
+    channels = []
+    for g_d, g_s, ly in zip(dense_geo, small_geo, small_m["layers"]):
+        d_ly = dense_m["layers"][len(channels)] if dense_m else None
+        channels.append({
+            "block": g_d.block, "type": g_d.kind, "prunable": g_d.prunable,
+            "before": g_d.out, "after": g_s.out,
+            "params_before": g_d.params(g_d.out, g_d.in_channels if g_d.in_from is None
+                                        else dense_geo[g_d.in_from].out),
+            "params_after": g_s.params(g_s.out, g_s.in_channels if g_s.in_from is None
+                                       else small_geo[g_s.in_from].out),
+            "synops": ly["synops"], "synops_dense": d_ly["synops"] if d_ly else None,
+            "firing_rate": ly["firing_rate"], "firing_rate_dense": d_ly["firing_rate"] if d_ly else None,
+        })
+    rep = {
+        "test_accuracy": small_m["accuracy"],
+        "dense_test_accuracy": dense_m["accuracy"] if dense_m else None,
+        "test_samples": small_m["samples"],
+        "params": small_m["params"], "dense_params": dense_params,
+        "param_fraction": small_m["params"] / dense_params,
+        "neurons": small_m["neurons"],
+        "dense_neurons": int(sum(sp.num_neurons for sp in layer_specs(dense_config).values())),
+        "synops_per_sample": small_m["synops"],
+        "dense_synops_per_sample": dense_m["synops"] if dense_m else None,
+        "synops_fraction": (small_m["synops"] / dense_m["synops"]) if dense_m and dense_m["synops"] else None,
+        "channels_per_layer": channels,
+        "firing_rates": [ly["firing_rate"] for ly in small_m["layers"]],
+        "definitions": {
+            "params": "synaptic weights of conv/dense layers (no biases exist; neuron parameters not counted)",
+            "synops": "per test sample: input spikes x fan-out to existing output neurons (SLAYER spikes)",
+        },
+    }
+    rep["neuron_fraction"] = rep["neurons"] / rep["dense_neurons"]
+    rep.update(extra or {})
+    return rep
+
+
+def _fmt(v, pct=False) -> str:
+    if v is None:
+        return "n/a"
+    if pct:
+        return f"{100 * v:.1f} %"
+    return f"{v:,.0f}" if isinstance(v, (int, float)) and abs(v) >= 100 else f"{v:.4g}"
+
+
+def report_markdown(rep: dict) -> str:
+    lines = [
+        "# SCA pruning report", "",
+        f"- criterion: `{rep.get('criterion', '?')}`",
+        f"- test accuracy: {_fmt(rep['test_accuracy'], True)} (dense: {_fmt(rep['dense_test_accuracy'], True)})"
+        f" on {rep['test_samples']} samples",
+        f"- parameters: {rep['params']:,} of {rep['dense_params']:,} ({_fmt(rep['param_fraction'], True)})",
+        f"- SynOps per sample: {_fmt(rep['synops_per_sample'])} (dense: {_fmt(rep['dense_synops_per_sample'])},"
+        f" fraction {_fmt(rep['synops_fraction'], True)})",
+        f"- neurons: {rep['neurons']:,} (fraction {_fmt(rep['neuron_fraction'], True)})", "",
+        "| block | type | channels before | after | params before | after | SynOps/sample | firing rate |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in rep["channels_per_layer"]:
+        lines.append(f"| {c['block']} | {c['type']} | {c['before']} | {c['after']} | {c['params_before']:,} | "
+                     f"{c['params_after']:,} | {_fmt(c['synops'])} | {c['firing_rate']:.4f} |")
+    lines += ["", "Parameters: " + rep["definitions"]["params"] + ".",
+              "SynOps: " + rep["definitions"]["synops"] + ".", ""]
+    return "\n".join(lines)
+
+
+def plot_channels(rep: dict, path: str | os.PathLike) -> None:
+    layers = rep["channels_per_layer"]
+    labels = [f"{c['type']} {c['block']}" for c in layers]
+    xs = np.arange(len(layers))
+    fig, ax = new_figure(figsize=(1.2 * len(layers) + 3, 3.5))
+    ax.bar(xs - 0.2, [c["before"] for c in layers], 0.4, label="dense", color="#bbbbbb")
+    ax.bar(xs + 0.2, [c["after"] for c in layers], 0.4, label="kept", color="#3070b0")
+    ax.set_xticks(xs, labels)
+    ax.set_ylabel("channels / neurons")
+    ax.set_title(f"{rep.get('criterion', '')}: {100 * rep['param_fraction']:.1f} % params, "
+                 f"acc {100 * rep['test_accuracy']:.1f} %")
+    ax.legend()
+    save_figure(fig, path, dpi=100)
+
+
+def write_report(rep: dict, out_dir: str | os.PathLike) -> None:
+    out = Path(out_dir)
+    write_json(out / "report.json", rep)
+    write_text(out / "report.md", report_markdown(rep))
+    plot_channels(rep, out / "report.png")
