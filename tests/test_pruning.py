@@ -134,6 +134,25 @@ def test_regrowth_picks_pruned_channels_with_largest_gradient():
     assert new[blocks[2]][4] and new[blocks[0]][0]
     assert sum(int((~m).sum()) for m in new.values()) == 3
     assert info["regrown"] == 1  # channel 4 was pruned before and came back
+    assert info["regrown_channels"] == {str(blocks[2]): [4]}
+    assert sum(len(v) for v in info["pruned_channels"].values()) == info["pruned"]
+
+
+def test_layernorm_scores_rank_relative_to_the_layer():
+    from types import SimpleNamespace
+
+    from sca_lava.pruning.importance import ScoreContext, activity_scores, layer_relative_activity
+
+    taps = {0: SimpleNamespace(score=torch.tensor([0.0, 0.01, 0.03], dtype=torch.float64)),
+            1: SimpleNamespace(score=torch.tensor([0.5, 1.5, 1.0], dtype=torch.float64))}
+    ctx = ScoreContext(model=None, taps=taps, rng=np.random.default_rng(0))
+    plain, rel = activity_scores(ctx), layer_relative_activity(ctx)
+    # globally, every channel of the quiet layer 0 ranks below layer 1 ...
+    assert plain[0].max() < plain[1].min()
+    # ... relative to its layer, the busy channel of layer 0 outranks the quiet one of layer 1
+    np.testing.assert_allclose(rel[0], [0.0, 0.5, 1.5])
+    np.testing.assert_allclose(rel[1], [0.5, 1.5, 1.0])
+    assert rel[0][0] == 0.0  # a pruned (silent) channel stays last
 
 
 def test_cubic_schedule_reaches_target_and_is_monotone():
@@ -144,7 +163,7 @@ def test_cubic_schedule_reaches_target_and_is_monotone():
     assert default_ramp(3) == 2 and default_ramp(1) == 1 and default_ramp(12) == 8
 
 
-@pytest.mark.parametrize("criterion", ["random", "l1", "gain", "sca"])
+@pytest.mark.parametrize("criterion", ["random", "l1", "gain", "sca", "sca-layernorm"])
 def test_updates_follow_schedule_to_the_parameter_target(criterion):
     model = build_network(tiny_config(), 0)
     pruner = SCAPruner(PruneConfig(criterion=criterion, target_params=0.3, regrow=0.1))

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from sca_lava.commands._common import positive_int
+from sca_lava.pruning.importance import CRITERIA
 
 PROFILES = ("loihi1", "loihi2")
 
@@ -26,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--prune-epochs", type=positive_int, default=6, help="SCA fine-tuning epochs")
     p.add_argument("--target-params", type=float, default=0.3,
                    help="kept fraction of the dense parameters (default 0.3)")
+    p.add_argument("--criterion", default="sca-layernorm", choices=list(CRITERIA),
+                   help="pruning criterion (default sca-layernorm: SCA scores relative to their layer)")
     p.add_argument("--lava-samples", type=positive_int, default=100, help="test samples run in Lava")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
@@ -131,13 +134,14 @@ def run(args) -> int:
     print(f"exported {dense_net}")
     dense_agree, dense_lava = lava_check(dense, dense_net, lava_spikes, lava_labels, progress)
 
-    section(f"SCA pruning to {args.target_params:.0%} of the parameters + surgery")
-    pcfg = PruneConfig(target_params=args.target_params, seed=args.seed)
+    section(f"{args.criterion} pruning to {args.target_params:.0%} of the parameters + surgery")
+    pcfg = PruneConfig(criterion=args.criterion, target_params=args.target_params, seed=args.seed)
     ptcfg = TrainConfig(epochs=args.prune_epochs, seed=args.seed, lr=1e-3)
     small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=progress)
     channels = [{"block": c["block"], "type": c["type"], "before": c["before"], "after": c["after"]}
                 for c in report["channels_per_layer"]]
     summary["pruned"] = {
+        "criterion": args.criterion,
         "test_accuracy": report["test_accuracy"],
         "param_fraction": report["param_fraction"],
         "synops_fraction": report["synops_fraction"],

@@ -5,6 +5,10 @@ ranking, the schedule and the masks identically for all of them.
 
 - ``sca``: spiking channel activity (spike + |V|/theta), with gradient regrowth;
 - ``sca-noregrow``: the same score, no regrowth (ablation);
+- ``sca-layernorm``: the SCA score divided by its layer's mean over active
+  channels, with regrowth (our variant: on static images the spatial mean
+  dilutes early conv layers, whose background positions sit at V = 0, so the
+  plain global ranking over-prunes them);
 - ``l1``: L1 norm of the channel's effective (gain-scaled, quantised) filter;
 - ``gain``: |g_c|, the learned channel gain (network-slimming style);
 - ``random``: uniform random scores (seeded per update).
@@ -29,6 +33,15 @@ class ScoreContext:
 
 def activity_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     return {i: tap.score.numpy().copy() for i, tap in ctx.taps.items()}
+
+
+def layer_relative_activity(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    out = {}
+    for i, tap in ctx.taps.items():
+        score = tap.score.numpy().copy()
+        active = score[score > 0]
+        out[i] = score / active.mean() if active.size else score
+    return out
 
 
 def l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
@@ -60,6 +73,8 @@ class Criterion:
 CRITERIA = {
     "sca": Criterion("sca", activity_scores, True, "spiking activity + gradient regrowth (SCA)"),
     "sca-noregrow": Criterion("sca-noregrow", activity_scores, False, "spiking activity, no regrowth"),
+    "sca-layernorm": Criterion("sca-layernorm", layer_relative_activity, True,
+                               "spiking activity relative to its layer's mean + gradient regrowth"),
     "l1": Criterion("l1", l1_scores, False, "L1 norm of the channel's filter"),
     "gain": Criterion("gain", gain_scores, False, "|channel gain|"),
     "random": Criterion("random", random_scores, False, "random channels"),

@@ -241,13 +241,13 @@ class SCAPruner(Callback):
         return target_sparsity(epoch, cfg.final_sparsity, cfg.ramp_start, self.ramp, cfg.schedule)
 
     def due(self, epoch: int) -> bool:
-        """Updates every ``interval`` epochs; the last epoch only updates if the
-        target is not reached yet (so the final structure gets fine-tuned)."""
-        if epoch % self.config.interval != 0 or epoch <= self.config.ramp_start:
+        """Updates every ``interval`` epochs while the ramp runs (its last epoch
+        included, so the target is reached); the epochs after it fine-tune the
+        final structure without prune/regrow churn."""
+        start = self.config.ramp_start
+        if epoch <= start or (epoch - start) % self.config.interval != 0:
             return False
-        if epoch < self.epochs:
-            return True
-        return self.current_sparsity_value() + 1e-9 < self.target_at(epoch)
+        return epoch <= start + self.ramp or self.current_sparsity_value() + 1e-9 < self.target_at(epoch)
 
     def masks(self) -> dict[int, np.ndarray]:
         return {i: getattr(self.model.blocks[i], MASK).detach().numpy() > 0.5 for i in self.gates}
