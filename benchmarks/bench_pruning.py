@@ -13,7 +13,6 @@ Overhead only:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ import time
 import numpy as np
 import torch
 
+from sca_lava.atomic import write_json
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.models import build_network, default_config
 from sca_lava.models.config import small_config
@@ -80,11 +80,12 @@ def run_grid(args) -> list[dict]:
         rows.append({"method": "dense", "target": 1.0, "seed": seed, "accuracy": m["accuracy"],
                      "param_fraction": 1.0, "synops_fraction": 1.0, "seconds": time.time() - t0})
         print(f"seed {seed} dense: acc {m['accuracy']:.4f}", flush=True)
+        ptcfg = TrainConfig(epochs=args.prune_epochs or args.epochs, seed=seed, lr=args.prune_lr or tcfg.lr)
         for target in args.targets:
             for crit in args.criteria:
                 t0 = time.time()
                 pcfg = PruneConfig(criterion=crit, target_params=target, seed=seed, regrow=args.regrow)
-                _, rep = prune_and_shrink(dense if args.finetune else None, data, pcfg, tcfg, config=config,
+                _, rep = prune_and_shrink(dense if args.finetune else None, data, pcfg, ptcfg, config=config,
                                           dense_reference=dense, log=None)
                 row = {"method": crit, "target": target, "seed": seed, "accuracy": rep["test_accuracy"],
                        "param_fraction": rep["param_fraction"], "synops_fraction": rep["synops_fraction"],
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-samples", type=int, default=None)
     p.add_argument("--test-samples", type=int, default=None)
     p.add_argument("--finetune", action="store_true", help="prune the trained dense net instead of from scratch")
+    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default: --epochs)")
+    p.add_argument("--prune-lr", type=float, default=None, help="pruning learning rate (default: TrainConfig's)")
     p.add_argument("--overhead-only", action="store_true")
     p.add_argument("--overhead-steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=None, help="torch threads (1 gives steadier timings)")
@@ -142,8 +145,7 @@ def main(argv=None) -> int:
               f"params = synaptic weights; SynOps = measured on test spikes, fraction of dense")
         print(table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"overhead": ov, "rows": rows, "args": vars(args)}, f, indent=2)
+        write_json(args.json, {"overhead": ov, "rows": rows, "args": vars(args)})
     return 0
 
 

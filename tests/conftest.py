@@ -27,7 +27,8 @@ def trained_small(mnist5k, tmp_path_factory):
     from sca_lava.training import TrainConfig, Trainer
 
     data = mnist5k.subset(train=600, test=200)
-    trainer = Trainer(build_network(small_config(), seed=0), TrainConfig(epochs=2, seed=0))
+    trainer = Trainer(build_network(small_config(), seed=0),
+                      TrainConfig(epochs=3, batch_size=16, seed=0, lr_schedule="constant"))
     trainer.fit(data, progress=False, log=None)
     path = tmp_path_factory.mktemp("small") / "small.net"
     trainer.model.export_hdf5(path)

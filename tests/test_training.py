@@ -19,7 +19,7 @@ def _trainer(seed=0):
 def test_training_learns_real_digits(trained_small):
     model, _, data, trainer = trained_small
     hist = trainer.history
-    assert len(hist) == 2
+    assert len(hist) == 3
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
     assert hist[-1]["test_accuracy"] > 0.6  # 10 classes: chance is 0.1
     assert len(hist[-1]["firing_rates"]) == len(model.blocks)
