@@ -16,47 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 def build_default_netx(path: Path, seed: int = 0) -> int:
-    """Export the default network (lead's sca_lava.models when present)."""
-    try:
-        import torch
+    """Export the default network with its initial (untrained) weights."""
+    from sca_lava.models import build_network, default_config
 
-        from sca_lava.models import build_network, default_config
-
-        config = default_config()
-        net = build_network(config, seed=seed)
-        with torch.no_grad():  # one forward pass so Flatten knows its shape for export
-            net(torch.zeros(1, *config.input_shape, 2))
-        net.export_hdf5(path)
-        return config.num_steps
-    except ImportError:
-        import h5py
-        import torch
-        from lava.lib.dl import slayer
-
-        torch.manual_seed(seed)
-        neuron = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03}
-        cuba = slayer.block.cuba
-        blocks = [cuba.Conv(neuron, 1, 16, 3, stride=2, padding=1, weight_scale=2),
-                  cuba.Conv(neuron, 16, 32, 3, stride=2, padding=1, weight_scale=2),
-                  cuba.Conv(neuron, 32, 64, 3, stride=2, padding=1, weight_scale=2),
-                  cuba.Flatten(), cuba.Dense(neuron, 64 * 4 * 4, 128, weight_scale=2),
-                  cuba.Dense(neuron, 128, 10, weight_scale=2)]
-        with torch.no_grad():  # run once so Flatten knows its shape
-            h = torch.zeros(1, 1, 28, 28, 2)
-            for b in blocks:
-                h = b(h)
-        with h5py.File(path, "w") as f:
-            layer = f.create_group("layer")
-            g = layer.create_group("0")
-            g.create_dataset("type", (1,), "S10", [b"input"])
-            g.create_dataset("shape", data=np.array([1, 28, 28]))
-            for i, b in enumerate(blocks, 1):
-                b.export_hdf5(layer.create_group(str(i)))
-        return 16
+    config = default_config()
+    build_network(config, seed=seed).export_hdf5(path)
+    return config.num_steps
 
 
 def main() -> None:

@@ -170,6 +170,8 @@ def test_slayer_exported_net_matches_lava(tmp_path):
     import torch
     from lava.lib.dl import slayer
 
+    from sca_lava.models.network import export_blocks_hdf5
+
     torch.manual_seed(0)
     neuron = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03}
     blocks = [
@@ -186,13 +188,7 @@ def test_slayer_exported_net_matches_lava(tmp_path):
         for b in blocks:
             h = b(h)
             slayer_out.append(h)
-    with h5py.File(path, "w") as f:
-        layer = f.create_group("layer")
-        g = layer.create_group("0")
-        g.create_dataset("type", (1,), "S10", [b"input"])
-        g.create_dataset("shape", data=np.array([1, 10, 9]))
-        for i, b in enumerate(blocks, 1):
-            b.export_hdf5(layer.create_group(str(i)))
+    export_blocks_hdf5(path, [1, 10, 9], blocks)
     lava = assert_same_as_lava(path, x)
     # and SLAYER agrees too (its 8-bit quantisation models the chip)
     assert np.array_equal(lava.layer_spikes[2], slayer_out[-1].numpy().astype(np.uint8))

@@ -329,6 +329,8 @@ def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
     import torch
     from lava.lib.dl import slayer
 
+    from sca_lava.models.network import export_blocks_hdf5
+
     torch.manual_seed(0)
     neuron = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03}
     blocks = [
@@ -346,13 +348,7 @@ def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
             outs.append(h.numpy().astype(np.uint8))
     slayer_spikes = {0: outs[0], 1: outs[1], 2: outs[3]}
     path = str(tmp_path / "s.net")
-    with h5py.File(path, "w") as f:
-        layer = f.create_group("layer")
-        g = layer.create_group("0")
-        g.create_dataset("type", (1,), "S10", [b"input"])
-        g.create_dataset("shape", data=np.array([2, 8, 8]))
-        for i, b in enumerate(blocks, 1):
-            b.export_hdf5(layer.create_group(str(i)))
+    export_blocks_hdf5(path, [2, 8, 8], blocks)
     prof = small_profile(core__max_neurons=48)
     spec = read_netx(path)
     alloc = allocate(spec, prof)

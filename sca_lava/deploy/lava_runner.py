@@ -70,20 +70,16 @@ def import_lava():
     return netx, RunSteps, Loihi2SimCfg, io
 
 
+#: netx ``reset_offset`` aligning every layer's reset with its sample start:
+#: the source feeds the first synapse, which adds one step, so the first layer
+#: resets one step later than netx's default (input-neuron files are refused).
+RESET_OFFSET = 1
+
+
 def pipeline_depths(spec: NetxSpec) -> list[int]:
     """Steps of the previous sample's tail at the start of each neuron layer's
-    window (see module docstring)."""
-    first = 0 if spec.has_input_neuron else 1
-    return [first + i for i in range(len(spec.neuron_layers))]
-
-
-def reset_offset(spec: NetxSpec) -> int:
-    """netx ``reset_offset`` that aligns the per-layer resets with sample starts.
-
-    Without an input neuron the source feeds the first synapse, which adds one
-    step, so the first layer must reset one step later than netx's default.
-    """
-    return 0 if spec.has_input_neuron else 1
+    window (see module docstring): one synapse delay per layer."""
+    return [1 + i for i in range(len(spec.neuron_layers))]
 
 
 def to_lava_input(spikes: np.ndarray) -> np.ndarray:
@@ -153,7 +149,7 @@ def run_lava(
             net_config=path,
             input_shape=None if spec.layers[0].kind == "input" else lava_input_shape,
             reset_interval=t,
-            reset_offset=reset_offset(spec),
+            reset_offset=RESET_OFFSET,
         )
     neuron_layers = list(net.layers)
     if len(neuron_layers) != len(spec.neuron_layers):

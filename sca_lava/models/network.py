@@ -74,18 +74,25 @@ class SpikingNet(torch.nn.Module):
         return self.forward_all(x)[-1]
 
     def export_hdf5(self, path: str | os.PathLike) -> None:
-        """Write the netx file (input layer with shape, then one group per
-        block) atomically."""
-        import h5py
-        import numpy as np
+        """Write the netx file atomically (see :func:`export_blocks_hdf5`)."""
+        export_blocks_hdf5(path, self.config.input_shape, self.blocks)
 
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-            layer = f.create_group("layer")
-            inp = layer.create_group("0")
-            inp.create_dataset("type", (1,), "S10", [b"input"])
-            inp.create_dataset("shape", data=np.array(self.config.input_shape))
-            for i, block in enumerate(self.blocks):
-                block.export_hdf5(layer.create_group(str(i + 1)))
+
+def export_blocks_hdf5(path: str | os.PathLike, input_shape, blocks) -> None:
+    """Write lava-dl blocks as a netx file, atomically: an ``input`` layer that
+    carries the (C, H, W) shape (so netx needs no ``input_shape``), then each
+    block's own ``export_hdf5``. Blocks must know their shapes (a forward pass
+    or :class:`SpikingNet` sets them)."""
+    import h5py
+    import numpy as np
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        layer = f.create_group("layer")
+        inp = layer.create_group("0")
+        inp.create_dataset("type", (1,), "S10", [b"input"])
+        inp.create_dataset("shape", data=np.array(input_shape))
+        for i, block in enumerate(blocks):
+            block.export_hdf5(layer.create_group(str(i + 1)))
 
 
 def build_network(config: NetworkConfig, seed: int = 0) -> SpikingNet:
