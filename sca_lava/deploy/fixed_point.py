@@ -45,6 +45,7 @@ import numpy as np
 from sca_lava.deploy.agreement import first_divergence
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
+from sca_lava.netx.record import SpikeRecord
 
 _U_MAX = 1 << 23  # 24-bit state: max_uv_val
 _WEIGHT_RANGE = (-256, 255)  # 8-bit magnitude + sign, what Lava's synapses accept
@@ -376,10 +377,8 @@ def _resolve_device(device):
 def run_fixed_point(path, spikes, record_all: bool = False, batch_size: int = 128, device=None,
                     progress: bool = True, spec: NetxSpec | None = None):
     """Drop-in for :func:`run_lava`: same arguments and result type
-    (:class:`~sca_lava.deploy.lava_runner.LavaResult`), computed batched."""
+    (:class:`~sca_lava.netx.record.SpikeRecord`), computed batched."""
     from tqdm.auto import tqdm
-
-    from sca_lava.deploy.lava_runner import LavaResult
 
     spikes = np.asarray(spikes)
     if spikes.ndim not in (3, 5):
@@ -401,8 +400,8 @@ def run_fixed_point(path, spikes, record_all: bool = False, batch_size: int = 12
                 chunks[j].append(outs[j].to("cpu").numpy().astype(np.uint8))
             bar.update(min(batch_size, n - lo))
     seconds = time.perf_counter() - start
-    return LavaResult(spec=spec, layer_spikes={j: np.concatenate(c) for j, c in chunks.items()},
-                      seconds=seconds)
+    return SpikeRecord(spec=spec, layer_spikes={j: np.concatenate(c) for j, c in chunks.items()},
+                       seconds=seconds, source="fixed-point", input=spikes)
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -21,30 +21,15 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import NetxSpec, read_netx
+from sca_lava.netx.record import SpikeRecord
 
-
-@dataclass
-class LavaResult:
-    """Spikes per neuron layer in SLAYER layout: (N, C, H, W, T) or (N, F, T)."""
-
-    spec: NetxSpec
-    layer_spikes: dict[int, np.ndarray]  # position among neuron layers -> spikes
-    seconds: float
-
-    @property
-    def output(self) -> np.ndarray:
-        return self.layer_spikes[len(self.spec.neuron_layers) - 1]
-
-    def predictions(self) -> np.ndarray:
-        """Class = output neuron with the most spikes (ties: lowest index)."""
-        out = self.output
-        return out.reshape(out.shape[0], out.shape[1], -1).sum(-1).argmax(1)
+#: the runner's result is the shared record (kept under its old name)
+LavaResult = SpikeRecord
 
 
 def import_lava():
@@ -180,4 +165,4 @@ def run_lava(
             net.stop()
     seconds = time.perf_counter() - start
     layer_spikes = {j: (from_lava_output(raw[j], n, t, depths[j]) != 0).astype(np.uint8) for j in raw}
-    return LavaResult(spec=spec, layer_spikes=layer_spikes, seconds=seconds)
+    return SpikeRecord(spec=spec, layer_spikes=layer_spikes, seconds=seconds, source="lava", input=spikes)

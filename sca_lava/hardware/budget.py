@@ -41,7 +41,7 @@ def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = No
     and latency keys are then ``None``). Returns a JSON-able dict with
     ``cores``, ``chips``, ``dynamic_energy_uj``, ``static_energy_uj``,
     ``latency_us`` (all per inference) and ``layers`` (per layer details).
-    ``lava``: a :class:`~sca_lava.deploy.lava_runner.LavaResult` of these
+    ``lava``: a :class:`~sca_lava.netx.record.SpikeRecord` of these
     ``spikes`` recorded with ``record_all=True``, to budget several profiles
     from one Lava run.
     """
