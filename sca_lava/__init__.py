@@ -6,15 +6,10 @@ data -> models -> training + pruning -> (surgery) -> netx export ->
 deploy (Lava run, fixed-point evaluator) + hardware budget -> reports / cli.
 """
 
-import contextlib as _contextlib
-import io as _io
-
 from sca_lava.errors import ScaLavaError
 
-# lava-dl prints a warning about an optional third-party toolbox and torch one
-# about CUDA when SLAYER is imported; neither concerns a CPU user of sca_lava.
-with _contextlib.redirect_stdout(_io.StringIO()), _contextlib.redirect_stderr(_io.StringIO()):
-    import lava.lib.dl.slayer  # noqa: F401
+# Importing the package stays light (no torch, no Lava): heavy modules are
+# imported by the sub-packages that need them, SLAYER through sca_lava._lava_dl.
 
 __all__ = ["ScaLavaError"]
 __version__ = "0.1.0"

@@ -47,6 +47,9 @@ def import_lava():
             if actual._name != "fork":
                 raise ScaLavaError(f"Lava needs the 'fork' multiprocessing start method, but it is set to {actual._name!r}")
             default._actual_context = None
+    from sca_lava._lava_dl import slayer
+
+    slayer()  # netx imports SLAYER: mute its start-up chatter first
     from lava.lib.dl import netx
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg

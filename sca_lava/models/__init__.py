@@ -1,6 +1,12 @@
 """Deployable SLAYER networks built from a declarative layer list."""
 
-from sca_lava.models.config import NetworkConfig, default_config
-from sca_lava.models.network import SpikingNet, build_network
+from sca_lava._lazy import lazy_exports
 
-__all__ = ["NetworkConfig", "SpikingNet", "build_network", "default_config"]
+_EXPORTS = {
+    "NetworkConfig": "config",
+    "default_config": "config",
+    "SpikingNet": "network",
+    "build_network": "network",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,7 +23,9 @@ class SpikingNet(torch.nn.Module):
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
-        from lava.lib.dl import slayer
+        from sca_lava._lava_dl import slayer as _slayer
+
+        slayer = _slayer()
 
         config.validate()
         self.config = config

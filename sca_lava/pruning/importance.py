@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.pruning.masks import GAIN, effective_weight
 
 
 @dataclass
@@ -45,6 +44,8 @@ def layer_relative_activity(ctx: ScoreContext) -> dict[int, np.ndarray]:
 
 
 def l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    from sca_lava.pruning.masks import effective_weight  # torch: imported on use, not for CRITERIA
+
     out = {}
     for i in ctx.taps:
         w = effective_weight(ctx.model.blocks[i])
@@ -54,6 +55,8 @@ def l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
 
 
 def gain_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    from sca_lava.pruning.masks import GAIN
+
     return {i: getattr(ctx.model.blocks[i], GAIN).detach().abs().double().numpy().copy()
             for i in ctx.taps}
 

@@ -90,7 +90,9 @@ def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: i
 
 class Trainer:
     def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None):
-        from lava.lib.dl import slayer
+        from sca_lava._lava_dl import slayer as _slayer
+
+        slayer = _slayer()
 
         self.model = model
         self.cfg = train_config
