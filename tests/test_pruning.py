@@ -9,6 +9,7 @@ import torch
 
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import count_params, geometry
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
 from sca_lava.pruning import (
@@ -20,7 +21,7 @@ from sca_lava.pruning import (
     shrink,
 )
 from sca_lava.pruning.activity import channel_activity
-from sca_lava.pruning.masks import GAIN, MASK, count_params, geometry, masks_of
+from sca_lava.pruning.masks import GAIN, MASK, masks_of
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.training import Callback, TrainConfig, Trainer
 from sca_lava.training.trainer import load_trained

@@ -9,15 +9,13 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
-
 from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import layer_shapes, netx_spec
 from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.profile import load_profile
-from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw
+from sca_lava.netx.reader import NetxSpec
 
 ARCHS_DIR = Path(__file__).resolve().parent / "archs"
-_NEURON = NeuronSpec("CUBA", vth_mant=80, i_decay=1024, v_decay=128)
 
 
 def load_arch(name_or_path: str | os.PathLike) -> dict:
@@ -52,44 +50,10 @@ def arch_spec(arch: dict, keep: float = 1.0) -> NetxSpec:
     ceil(keep x out) channels/features (the classifier keeps all)."""
     if not 0 < keep <= 1:
         raise ScaLavaError(f"keep fraction must be in (0, 1], got {keep}")
-    shape = tuple(arch["input"])
-    layers = [LayerSpec(0, "input", shape, shape)]
-    synaptic = [i for i, ly in enumerate(arch["layers"]) if ly.get("type") in ("conv", "dense")]
     where = arch.get("path", "architecture")
-    for i, ly in enumerate(arch["layers"]):
-        kind = ly.get("type")
-        idx = len(layers)
-        if kind == "flatten":
-            out = (int(np.prod(shape)),)
-            layers.append(LayerSpec(idx, "flatten", shape, out))
-        elif kind in ("conv", "dense"):
-            if "out" not in ly:
-                raise ScaLavaError(f"{where}: layer {i} needs 'out'")
-            n_out = int(ly["out"])
-            if i != synaptic[-1]:
-                n_out = max(1, math.ceil(keep * n_out))
-            if kind == "dense":
-                fin = int(np.prod(shape))
-                out = (n_out,)
-                layers.append(LayerSpec(idx, "dense", (fin,), out, weight=np.ones((n_out, fin), np.int8),
-                                        neuron=_NEURON))
-            else:
-                if len(shape) != 3:
-                    raise ScaLavaError(f"{where}: conv layer {i} after flatten")
-                k = int(ly.get("kernel", 3))
-                s, p = int(ly.get("stride", 1)), int(ly.get("padding", 0))
-                g = int(ly.get("groups", 1))
-                hw = conv_output_hw(shape[1:], (k, k), (s, s), (p, p), (1, 1))
-                if min(hw) < 1:
-                    raise ScaLavaError(f"{where}: conv layer {i} output would be empty for input {shape}")
-                out = (n_out, *hw)
-                layers.append(LayerSpec(idx, "conv", shape, out, weight=np.ones((n_out, shape[0] // g, k, k), np.int8),
-                                        neuron=_NEURON, kernel=(k, k), stride=(s, s), padding=(p, p), groups=g))
-        else:
-            raise ScaLavaError(f"{where}: layer {i} has unknown type {kind!r} (conv, flatten, dense)")
-        shape = out
-    return NetxSpec(path=f"{arch.get('name', 'arch')}@keep={keep:g}", input_shape=tuple(arch["input"]),
-                    layers=layers)
+    geo = [g for g in layer_shapes(arch["input"], arch["layers"], where) if g.kind != "flatten"]
+    active = [max(1, math.ceil(keep * g.out)) if g.prunable else g.out for g in geo]
+    return netx_spec(arch, active, name=f"{arch.get('name', 'arch')}@keep={keep:g}")
 
 
 def sweep(arch, keeps, profile, max_chips: int | None = None) -> list[dict]:

@@ -9,11 +9,8 @@ import torch
 
 from sca_lava.atomic import atomic_path
 from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import layer_shapes
 from sca_lava.models.config import NetworkConfig
-
-
-def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
 
 
 class SpikingNet(torch.nn.Module):
@@ -31,36 +28,22 @@ class SpikingNet(torch.nn.Module):
         self.config = config
         neuron = {**config.neuron, "requires_grad": False}
         blocks = []
-        shape = tuple(config.input_shape)
-        for i, ly in enumerate(config.layers):
-            kind = ly["type"]
-            if kind == "conv":
-                k, s, p = int(ly.get("kernel", 3)), int(ly.get("stride", 1)), int(ly.get("padding", 0))
-                hw = (_conv_out(shape[1], k, s, p), _conv_out(shape[2], k, s, p))
-                if min(hw) < 1:
-                    raise ScaLavaError(f"network config: conv layer {i} output is empty for input {shape}")
+        for g in layer_shapes(config.input_shape, config.layers):
+            if g.kind == "conv":
                 blocks.append(slayer.block.cuba.Conv(
-                    neuron, shape[0], int(ly["out"]), k, stride=s, padding=p,
+                    neuron, g.in_shape[0], g.out, g.kernel, stride=g.stride, padding=g.padding,
                     weight_scale=config.weight_scale, weight_norm=False))
-                shape = (int(ly["out"]), *hw)
-                blocks[-1].neuron.shape = torch.Size(shape)  # known before any forward (export needs it)
-            elif kind == "flatten":
+                blocks[-1].neuron.shape = torch.Size(g.out_shape)  # known before any forward (export needs it)
+            elif g.kind == "flatten":
                 blocks.append(slayer.block.cuba.Flatten())
-                shape = (shape[0] * shape[1] * shape[2],)
-                blocks[-1].shape = [shape[0], 1, 1]  # what SLAYER sets on its first forward
+                blocks[-1].shape = [g.out_shape[0], 1, 1]  # what SLAYER sets on its first forward
             else:
-                if len(shape) != 1:
-                    raise ScaLavaError(f"network config: dense layer {i} needs a flatten before it")
                 blocks.append(slayer.block.cuba.Dense(
-                    neuron, shape[0], int(ly["out"]), weight_scale=config.weight_scale, weight_norm=False))
-                shape = (int(ly["out"]),)
-                blocks[-1].neuron.shape = torch.Size(shape)
+                    neuron, g.in_shape[0], g.out, weight_scale=config.weight_scale, weight_norm=False))
+                blocks[-1].neuron.shape = torch.Size(g.out_shape)
+            shape = g.out_shape
         self.blocks = torch.nn.ModuleList(blocks)
         self.output_shape = shape
-
-    @property
-    def synaptic_blocks(self) -> list[torch.nn.Module]:
-        return [b for b in self.blocks if hasattr(b, "synapse")]
 
     def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
         expected = tuple(self.config.input_shape)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import conv_output_hw
 
 #: layer types netx defines but cannot run (it raises NotImplementedError)
 NETX_UNSUPPORTED = ("pool", "convT", "unpool", "average", "concat")
@@ -124,14 +125,6 @@ def _neuron(group, where: str) -> NeuronSpec | None:
         )
     except KeyError as exc:
         raise ScaLavaError(f"{where}: neuron is missing the field {exc.args[0]!r}") from None
-
-
-def conv_output_hw(in_hw, kernel, stride, padding, dilation) -> tuple[int, int]:
-    """Output height/width of a 2-D convolution (floor division, as torch)."""
-    return tuple(
-        (in_hw[i] + 2 * padding[i] - dilation[i] * (kernel[i] - 1) - 1) // stride[i] + 1
-        for i in range(2)
-    )
 
 
 def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = None) -> NetxSpec:

@@ -12,79 +12,19 @@ Consequences, all intended:
 - ``dL/d(gain*mask)`` is captured with a tensor hook, nonzero also for masked
   channels: the regrowth signal (the paper's ``|dL/d gamma_c|``).
 
-:class:`LayerGeometry` describes which channels feed which weights, so the
-parameter count of any mask combination is computable without surgery.
+Which channels feed which weights is :mod:`sca_lava.geometry`'s business.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
-from sca_lava.models.config import NetworkConfig
-from sca_lava.models.network import SpikingNet, _conv_out
+from sca_lava.geometry import geometry
+from sca_lava.models.network import SpikingNet
 
 GAIN = "sca_gain"
 MASK = "sca_mask"
-
-
-@dataclass(frozen=True)
-class LayerGeometry:
-    """One synaptic layer. ``in_from`` is the index (among synaptic layers) of
-    the layer feeding it, or None for the network input; ``in_spatial`` is the
-    number of input features per input channel (H*W after a flatten, else 1)."""
-
-    block: int  # index in model.blocks / config.layers
-    kind: str  # conv | dense
-    out: int
-    in_channels: int
-    kernel_area: int
-    in_from: int | None
-    in_spatial: int
-    prunable: bool
-
-    def params(self, active_out: int, active_in: int) -> int:
-        return int(active_out * active_in * self.in_spatial * self.kernel_area)
-
-
-def geometry(config: NetworkConfig) -> list[LayerGeometry]:
-    """Synaptic layers in order; all but the classifier are prunable."""
-    shape = tuple(config.input_shape)
-    spatial = 1
-    prev = None
-    out: list[LayerGeometry] = []
-    syn_layers = [i for i, ly in enumerate(config.layers) if ly["type"] != "flatten"]
-    for i, ly in enumerate(config.layers):
-        if ly["type"] == "flatten":
-            spatial = shape[1] * shape[2]
-            shape = (shape[0] * spatial,)
-            continue
-        in_ch = shape[0] if ly["type"] == "conv" else shape[0] // spatial
-        if ly["type"] == "conv":
-            k, s, p = int(ly.get("kernel", 3)), int(ly.get("stride", 1)), int(ly.get("padding", 0))
-            area = k * k
-            shape = (int(ly["out"]), _conv_out(shape[1], k, s, p), _conv_out(shape[2], k, s, p))
-        else:
-            area = 1
-            shape = (int(ly["out"]),)
-        out.append(LayerGeometry(i, ly["type"], int(ly["out"]), int(in_ch), area, prev, spatial,
-                                 prunable=i != syn_layers[-1]))
-        prev = len(out) - 1
-        spatial = 1
-    return out
-
-
-def count_params(geo: list[LayerGeometry], active: list[int] | None = None) -> int:
-    """Synaptic weights (no biases exist in our blocks) given the active output
-    channels of every synaptic layer (``None``: dense)."""
-    active = [g.out for g in geo] if active is None else active
-    total = 0
-    for j, g in enumerate(geo):
-        a_in = g.in_channels if g.in_from is None else active[g.in_from]
-        total += g.params(active[j], a_in)
-    return total
 
 
 class ChannelGate:
@@ -135,11 +75,6 @@ def install_gates(model: SpikingNet) -> dict[int, ChannelGate]:
         block.synapse.pre_hook_fx = gate
         gates[g.block] = gate
     return gates
-
-
-def gates_of(model: SpikingNet) -> dict[int, ChannelGate]:
-    return {i: b.synapse.pre_hook_fx for i, b in enumerate(model.blocks)
-            if hasattr(b, "synapse") and isinstance(b.synapse.pre_hook_fx, ChannelGate)}
 
 
 def masks_of(model: SpikingNet) -> dict[int, np.ndarray]:

@@ -19,30 +19,17 @@ import torch
 
 from sca_lava.atomic import write_json, write_text
 from sca_lava.data import encode
+from sca_lava.geometry import count_params, geometry, netx_spec
 from sca_lava.metrics import fanout_map
-from sca_lava.models.network import SpikingNet, _conv_out
+from sca_lava.models.network import SpikingNet
 from sca_lava.netx.reader import LayerSpec
 from sca_lava.plotting import new_figure, save_figure
-from sca_lava.pruning.masks import count_params, geometry
 
 
 def layer_specs(cfg) -> dict[int, LayerSpec]:
     """Block index -> LayerSpec of each synaptic block of a NetworkConfig."""
-    shape = tuple(cfg.input_shape)
-    specs = {}
-    for i, ly in enumerate(cfg.layers):
-        if ly["type"] == "flatten":
-            shape = (int(np.prod(shape)),)
-        elif ly["type"] == "conv":
-            k, s, p = int(ly.get("kernel", 3)), int(ly.get("stride", 1)), int(ly.get("padding", 0))
-            out = (int(ly["out"]), _conv_out(shape[1], k, s, p), _conv_out(shape[2], k, s, p))
-            specs[i] = LayerSpec(i, "conv", shape, out, kernel=(k, k), stride=(s, s), padding=(p, p))
-            shape = out
-        else:
-            out = (int(ly["out"]),)
-            specs[i] = LayerSpec(i, "dense", shape, out)
-            shape = out
-    return specs
+    syn = [ly for ly in netx_spec(cfg).layers if ly.is_synaptic]
+    return {g.block: ly for g, ly in zip(geometry(cfg), syn)}
 
 
 @torch.no_grad()

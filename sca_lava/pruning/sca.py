@@ -26,17 +26,11 @@ import numpy as np
 import torch
 
 from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import LayerGeometry, count_params, geometry
 from sca_lava.models.network import SpikingNet
 from sca_lava.pruning.activity import install_taps
 from sca_lava.pruning.importance import ScoreContext, get_criterion
-from sca_lava.pruning.masks import (
-    GAIN,
-    MASK,
-    LayerGeometry,
-    count_params,
-    geometry,
-    install_gates,
-)
+from sca_lava.pruning.masks import GAIN, MASK, install_gates
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.training.trainer import Callback
 
@@ -307,8 +301,7 @@ class SCAPruner(Callback):
                 src = masks[self.geo[g.in_from].block]
                 off_ch = np.flatnonzero(~src)
                 if len(off_ch):
-                    cols = (off_ch[:, None] * g.in_spatial + np.arange(g.in_spatial)[None]).ravel()
-                    yield block.synapse.weight, (slice(None), torch.from_numpy(cols))
+                    yield block.synapse.weight, (slice(None), torch.from_numpy(g.input_columns(off_ch)))
 
     def freeze_optimizer_state(self) -> None:
         opt = getattr(self.trainer, "optimizer", None)

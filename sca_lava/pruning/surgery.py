@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sca_lava.geometry import geometry
 from sca_lava.models.config import NetworkConfig
 from sca_lava.models.network import SpikingNet, build_network
-from sca_lava.pruning.masks import effective_weight, geometry, masks_of
+from sca_lava.pruning.masks import effective_weight, masks_of
 
 
 def kept_channels(model: SpikingNet) -> dict[int, np.ndarray]:
@@ -43,9 +44,7 @@ def shrink(model: SpikingNet) -> SpikingNet:
         w = effective_weight(model.blocks[g.block])  # (out, in, kh, kw, 1), quantised
         w = w[torch.from_numpy(keep[g.block])]
         if g.in_from is not None:
-            src = keep[geo[g.in_from].block]
-            cols = (src[:, None] * g.in_spatial + np.arange(g.in_spatial)[None]).ravel()
-            w = w[:, torch.from_numpy(cols)]
+            w = w[:, torch.from_numpy(g.input_columns(keep[geo[g.in_from].block]))]
         target = small.blocks[g.block].synapse.weight
         if tuple(target.shape) != tuple(w.shape):
             raise RuntimeError(f"surgery shape mismatch in block {g.block}: {tuple(w.shape)} vs "
