@@ -19,7 +19,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.hardware.activity import count_activity, decay_horizon
 from sca_lava.hardware.allocation import LIMITS, allocate, syn_view, tile_counts
 from sca_lava.hardware.budget import budget_netx, compare
-from sca_lava.hardware.energy import estimate
+from sca_lava.hardware.energy import estimate, op_energy_pj
 from sca_lava.hardware.profile import (
     available_profiles,
     load_profile,
@@ -104,8 +104,8 @@ def random_spikes(shape, n, t, p=0.3, seed=0):
 
 
 def test_shipped_profiles_load_and_cite_every_number():
-    assert {"loihi1", "loihi2", "tiny_chip"} <= set(available_profiles())
-    for name in ("loihi1", "loihi2", "tiny_chip"):
+    assert {"loihi1", "loihi1_sanafe", "loihi2", "tiny_chip"} <= set(available_profiles())
+    for name in ("loihi1", "loihi1_sanafe", "loihi2", "tiny_chip"):
         p = load_profile(name)
         assert set(p.basis) == set(p.values)
         assert all(b.startswith(("source: ", "assumption: ")) for b in p.basis.values())
@@ -119,13 +119,13 @@ def test_shipped_profiles_load_and_cite_every_number():
     "mutate, field, problem",
     [
         (lambda r: r["core"].pop("max_neurons"), "core.max_neurons", "missing field"),
-        (lambda r: r["energy_pj"]["synop"].update(value=-1.0), "energy_pj.synop", "negative"),
+        (lambda r: r["energy_pj"]["synop_conv"].update(value=-1.0), "energy_pj.synop_conv", "negative"),
         (lambda r: r["chip"]["cores_per_chip"].update(value="many"), "chip.cores_per_chip", "number"),
         (lambda r: r["core"].update(max_dendrites={"value": 3, "source": "x"}), "core.max_dendrites", "unknown key"),
         (lambda r: r.update(colour="blue"), "colour", "unknown key"),
         (lambda r: r.pop("timing_ns"), "timing_ns", "missing section"),
         (lambda r: r["core"]["max_neurons"].update(value=10.5), "core.max_neurons", "integer"),
-        (lambda r: r["static"]["power_mw_per_chip"].pop("assumption"), "static.power_mw_per_chip", "source"),
+        (lambda r: r["static"]["power_mw_per_chip"].pop("source"), "static.power_mw_per_chip", "source"),
         (lambda r: r["synapse_encoding"]["modes"].update(value=["zip"]), "synapse_encoding.modes", "list"),
     ],
 )
@@ -321,6 +321,39 @@ def test_decay_horizon():
     assert x == 0
 
 
+def test_op_energy_prices_synaptic_events_by_layer_kind():
+    sf = load_profile("loihi1_sanafe")
+    conv, dense, inp = (op_energy_pj(sf, k) for k in ("conv", "dense", "input"))
+    assert (conv["synop"], dense["synop"], inp["synop"]) == (24.0, 35.5, 33.6)  # SANA-FE's three units
+    assert op_energy_pj(sf, "dense", encoding="sparse")["synop"] == 33.6
+    assert conv["message"] == pytest.approx(111.0 + 2.0 * 3.6)  # message out + mean hops
+    assert conv["neuron_active"] == pytest.approx(51.2 + 21.6) and conv["spike_out"] == 69.3
+    with pytest.raises(ScaLavaError, match="unknown layer kind"):
+        op_energy_pj(sf, "pool")
+
+
+def test_estimate_uses_each_layers_kind_and_encoding(tmp_path):
+    path = write_netx(tmp_path / "k.net", (1, 8, 8), [(4, 3, 1, 1)], 5, sparsity=0.5)
+    prof = load_profile("tiny_chip")  # different prices per synapse unit
+    alloc = allocate(read_netx(path), prof)
+    x = random_spikes((1, 8, 8), 2, 6, seed=1)
+    layer_spikes = {0: random_spikes((4, 8, 8), 2, 6, seed=2), 1: random_spikes((5,), 2, 6, seed=3)}
+    act = count_activity(alloc, x, layer_spikes)
+    res = estimate(alloc, act)
+    pc = act.per_core
+    expect = 0.0
+    for la in alloc.layers:
+        for t in la.tiles:
+            e = op_energy_pj(prof, la.view.kind, t.encoding)
+            expect += (pc["synops_stored"][t.core] * e["synop"] + pc["neuron_active"][t.core] * e["neuron_active"]
+                       + pc["neuron_inactive"][t.core] * e["neuron_inactive"]
+                       + pc["spikes_out"][t.core] * e["spike_out"] + pc["spikes_in"][t.core] * e["message"])
+    expect += act.host_spikes_out * op_energy_pj(prof, "dense")["message"]
+    assert res["dynamic_energy_uj"] == pytest.approx(expect * 1e-6)
+    conv_only = sum(pc["synops_stored"][t.core] for t in alloc.layers[0].tiles) * prof["energy_pj.synop_conv"]
+    assert res["per_layer_energy"][0]["synop_uj"] == pytest.approx(conv_only * 1e-6)
+
+
 # --------------------------------------------------------------------------- activity: Lava vs SLAYER
 
 
@@ -371,8 +404,10 @@ def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
     e = estimate(alloc, ref)
     assert res["dynamic_energy_uj"] == pytest.approx(e["dynamic_energy_uj"])
     tot = ref.totals()
-    expect = (tot["synops_stored"] * prof["energy_pj.synop"] + tot["neuron_active"] * prof["energy_pj.neuron_active"]
+    assert len({prof[f"energy_pj.synop_{k}"] for k in ("dense", "sparse", "conv")}) == 1  # loihi1: one price
+    expect = (tot["synops_stored"] * prof["energy_pj.synop_conv"] + tot["neuron_active"] * prof["energy_pj.neuron_active"]
               + tot["neuron_inactive"] * prof["energy_pj.neuron_inactive"]
+              + tot["spikes_out"] * prof["energy_pj.spike_out"]
               + (tot["spikes_in"] + ref.host_spikes_out) * (prof["energy_pj.spike_message"]
                                                            + prof["routing.hops_per_message"] * prof["energy_pj.spike_hop"]))
     assert res["dynamic_energy_uj"] == pytest.approx(expect * 1e-6)

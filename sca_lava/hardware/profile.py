@@ -37,19 +37,25 @@ SCHEMA: dict[str, dict[str, str]] = {
         "modes": "modes",
     },
     "energy_pj": {
-        "synop": "num",
+        "synop_dense": "num",  # per synaptic event, by synapse storage (SANA-FE's three units)
+        "synop_sparse": "num",
+        "synop_conv": "num",
         "neuron_active": "num",
         "neuron_inactive": "num",
-        "spike_message": "num",
+        "spike_out": "num",  # per spike a neuron emits
+        "spike_message": "num",  # per message delivered to a core
         "spike_hop": "num",
     },
     "routing": {"hops_per_message": "num"},
     "static": {"power_mw_per_chip": "num"},
     "timing_ns": {
         "step_overhead": "num",
-        "synop": "num",
+        "synop_dense": "num",
+        "synop_sparse": "num",
+        "synop_conv": "num",
         "neuron_active": "num",
         "neuron_inactive": "num",
+        "spike_out": "num",
         "spike_message": "num",
     },
 }
