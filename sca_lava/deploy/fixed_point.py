@@ -36,7 +36,6 @@ for every layer, sample and step (tested against the real runtime).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -55,27 +54,6 @@ _BIAS_RANGE = (-4096, 4095)  # 13-bit bias mantissa
 # --------------------------------------------------------------------------- checks
 
 
-def _neuron_extras(path: str, spec: NetxSpec) -> dict[int, dict]:
-    """Neuron fields the reader does not keep (messageBits, per-neuron arrays)."""
-    import h5py
-
-    extras: dict[int, dict] = {}
-    with h5py.File(path, "r") as fh:
-        for ly in spec.layers:
-            grp = fh["layer"][str(ly.index)]
-            if "neuron" not in grp:
-                continue
-            ng = grp["neuron"]
-            info = {"message_bits": 0, "vector": []}
-            if "messageBits" in ng:
-                info["message_bits"] = int(np.asarray(ng["messageBits"][()]).ravel()[0])
-            for key in ("iDecay", "vDecay", "vThMant"):
-                if key in ng and np.unique(np.asarray(ng[key][()]).ravel()).size > 1:
-                    info["vector"].append(key)
-            extras[ly.index] = info
-    return extras
-
-
 def check_supported(spec: NetxSpec) -> None:
     """Raise :class:`ScaLavaError` for content netx/Lava cannot run or this
     replica does not model, so a result is never silently wrong."""
@@ -85,7 +63,6 @@ def check_supported(spec: NetxSpec) -> None:
             f"{where}: the input layer has a neuron; netx (lava-dl 0.6.0) leaves its input port "
             "unconnected, so Lava cannot feed spikes into such a network (export without input neuron)"
         )
-    extras = _neuron_extras(spec.path, spec) if os.path.exists(spec.path) else {}
     prev_kind, prev_shape = "input", tuple(spec.input_shape)
     for ly in spec.layers:
         lw = f"{where}: layer {ly.index} ({ly.kind})"
@@ -102,11 +79,6 @@ def check_supported(spec: NetxSpec) -> None:
         neuron = ly.neuron
         if neuron.type not in ("CUBA", "LOIHI"):
             raise ScaLavaError(f"{lw}: neuron type {neuron.type!r} is not supported (only CUBA-LIF)")
-        if neuron.graded_spike or extras.get(ly.index, {}).get("message_bits", 0) > 0:
-            raise ScaLavaError(f"{lw}: graded spikes are not supported (binary spikes only)")
-        vec = extras.get(ly.index, {}).get("vector", [])
-        if vec:
-            raise ScaLavaError(f"{lw}: per-neuron {', '.join(vec)} are not supported (shared values only)")
         if ly.kind == "dense" and ly.delay is not None:
             raise ScaLavaError(f"{lw}: synaptic delays are not supported (export without delays)")
         w = np.asarray(ly.weight)

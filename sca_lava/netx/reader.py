@@ -1,18 +1,27 @@
-"""Read a netx HDF5 file into :class:`NetxSpec`.
+"""Read and validate a netx HDF5 file into :class:`NetxSpec`.
 
 The layout is lava-dl's (``lava.lib.dl.netx.hdf5``): a group ``layer`` with
 groups ``0, 1, ...``; each has ``type`` (input, conv, dense, flatten, ...),
 ``shape`` (SLAYER order: C, H, W or F), weights, optional ``bias`` and
-``delay``, and a ``neuron`` group (``type`` CUBA, ``vThMant``, ``iDecay``,
-``vDecay``, ``refDelay``). Shapes here are SLAYER's: (C, H, W) or (F,).
+``delay``, and a ``neuron`` group (``type`` CUBA/LOIHI or SDNN, ``vThMant``,
+``iDecay``, ``vDecay``, ...). Shapes here are SLAYER's: (C, H, W) or (F,).
 
-Every problem a user can cause (missing file, not HDF5, unknown layer type,
-inconsistent shapes) is raised as a one-line :class:`ScaLavaError`.
+The reader is the one validator of a netx file: it accepts exactly what
+netx 0.6.0 builds and Lava 0.10's fixed-point models run as the file says
+(read as netx reads it: 1-D dense weights reshaped to ``(shape[0], -1)``, a
+dense layer without neuron gets netx's default integrator, trailing layers
+netx cannot build are dropped as ``num_layers`` would), and refuses everything
+else with a one-line :class:`ScaLavaError` before anything large is
+allocated: wrong types, NaN/inf, non-integers, values outside the hardware's
+bit widths, inconsistent shapes, links, too many layers or too large tensors.
+It reads the file once; every consumer (evaluator, Lava runner, budget) takes
+the :class:`NetxSpec`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,19 +31,63 @@ from sca_lava.geometry import conv_output_hw
 
 #: layer types netx defines but cannot run (it raises NotImplementedError)
 NETX_UNSUPPORTED = ("pool", "convT", "unpool", "average", "concat")
+#: layer types netx builds but this package does not model
+NOT_MODELLED = ("dense_rec", "dense_comp")
 SUPPORTED = ("input", "conv", "dense", "flatten")
+
+# Caps, checked on dataset shapes and computed layer sizes before any array is read.
+MAX_LAYERS = 256
+MAX_ELEMENTS = 1 << 27  # one weight/bias/delay dataset (1 GiB as int64)
+MAX_LAYER_NEURONS = 1 << 25  # one layer's neurons
+MAX_TOTAL_NEURONS = 1 << 26
+MAX_DIM = 1 << 20  # one spatial/channel extent
+
+# Hardware bit widths (Lava 0.10's fixed-point models; docs/deployment.md)
+WEIGHT_RANGE = (-256, 255)  # 8-bit synapse magnitude + sign
+LIF_BIAS_RANGE = (-4096, 4095)  # 13-bit bias mantissa (PyLifModelBitAcc)
+LIF_VTH_MAX = (1 << 17) - 1  # 17-bit threshold mantissa
+SDNN_MAX = (1 << 11) - 1  # vThMant and bias << 12 must stay in the 24-bit state
+DECAY_RANGE = (0, 4096)  # 12-bit decay plus Loihi's offset bit
+MAX_DELAY = 62  # netx clips larger delays to 62
+CONV_GEOMETRY_MAX = 127  # Lava's Conv keeps kernel/stride/padding/dilation/groups in int8
+MESSAGE_BITS_MAX = 24
+
+#: netx's neuron for a dense layer without one (hdf5.Network.create_dense):
+#: a non-leaky integrator, vThMant = 1 << 18 - 1 (= 1 << 17, as Python parses it)
+DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
+
+_LFS_MAGIC = b"version https://git-lfs"
 
 
 @dataclass(frozen=True)
 class NeuronSpec:
-    """CUBA-LIF parameters as stored by netx (integers, Loihi units)."""
+    """Neuron parameters as netx passes them to Lava (integers, Loihi units).
+
+    ``model``: ``"lif"`` (CUBA/LOIHI: LIF/LIFReset), ``"sigma_delta"``
+    (SDNN SigmaDelta, ReLU), ``"delta"`` (SDNN input layer) or ``"sigma"``
+    (SDNN layer with ``sigma_output``). ``message_bits`` is netx's
+    ``num_message_bits`` (0 = binary spikes, SDNN default 16).
+    """
 
     type: str
     vth_mant: int
-    i_decay: int
-    v_decay: int
+    i_decay: int = 4096
+    v_decay: int = 4096
     ref_delay: int = 1
     graded_spike: bool = False
+    model: str = "lif"
+    message_bits: int = 0
+    default: bool = False  # netx's default integrator (the file has no neuron group)
+
+    @property
+    def graded(self) -> bool:
+        """Output payloads are integers, not binary spikes (SDNN)."""
+        return self.model != "lif"
+
+    @property
+    def stateful(self) -> bool:
+        """SDNN state is never reset by netx (reset_interval is ignored)."""
+        return self.model != "lif"
 
 
 @dataclass
@@ -45,16 +98,17 @@ class LayerSpec:
     kind: str
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
-    weight: np.ndarray | None = None  # conv: (out, in/groups, kh, kw); dense: (out, in)
-    bias: np.ndarray | None = None
+    weight: np.ndarray | None = None  # conv: (out, in/groups, kh, kw); dense: (out, in); int64
+    bias: np.ndarray | None = None  # conv: (out,) or (C, H, W); dense: (out,); int64
     neuron: NeuronSpec | None = None
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
-    delay: np.ndarray | None = None
+    delay: np.ndarray | None = None  # dense: (out, in) int64 in 0..62, as netx expands it
     transform: dict = field(default_factory=dict)  # input layer: weight/bias of the input transform
+    input_message_bits: int = 0  # bits of the payload this layer's synapse receives
 
     @property
     def num_neurons(self) -> int:
@@ -67,11 +121,18 @@ class LayerSpec:
 
 @dataclass
 class NetxSpec:
-    """A whole netx network: its input shape and its layers in file order."""
+    """A whole netx network: its input shape and its layers in file order.
+
+    ``dropped``: trailing (index, type) layers netx cannot build, left out as
+    ``netx.hdf5.Network(num_layers=...)`` would (``num_layers`` below).
+    """
 
     path: str
     input_shape: tuple[int, ...]
     layers: list[LayerSpec]
+    dropped: list[tuple[int, str]] = field(default_factory=list)
+    contract: object | None = None
+    input_shape_in_file: bool = True  # netx finds the input shape in the file (else pass it to netx)
 
     @property
     def neuron_layers(self) -> list[LayerSpec]:
@@ -86,153 +147,476 @@ class NetxSpec:
     def has_input_neuron(self) -> bool:
         return bool(self.layers) and self.layers[0].kind == "input" and self.layers[0].neuron is not None
 
+    @property
+    def sdnn(self) -> bool:
+        """Sigma-delta network (graded payloads, never reset)."""
+        return any(ly.neuron.stateful for ly in self.neuron_layers)
 
-def _pair(value) -> tuple[int, int]:
-    arr = np.atleast_1d(np.asarray(value)).astype(int).ravel()
-    if arr.size == 1:
-        return int(arr[0]), int(arr[0])
-    return int(arr[0]), int(arr[1])
+    @property
+    def num_layers(self) -> int:
+        """``num_layers`` for netx: the file's layers without the dropped tail."""
+        return len(self.layers)
+
+    @property
+    def first_synaptic(self) -> LayerSpec | None:
+        return next((ly for ly in self.layers if ly.is_synaptic), None)
+
+    @property
+    def flat_input(self) -> bool:
+        """The first neuron layer takes a flat (F,) vector (a dense layer first,
+        possibly after a flatten): Lava's input port is then (F,)."""
+        first = self.neuron_layers[0]
+        return first.kind == "dense" or (first.kind == "input" and len(first.out_shape) == 1)
+
+    @property
+    def lava_input_shape(self) -> tuple[int, ...]:
+        """Shape of Lava's input port: (W, H, C) or (F,)."""
+        if self.flat_input:
+            return (int(np.prod(self.input_shape)),)
+        return tuple(self.input_shape[::-1])
+
+    def describe(self) -> str:
+        kinds = "SDNN (sigma-delta)" if self.sdnn else "CUBA-LIF"
+        drive = ", input layer with neuron" if self.has_input_neuron else ""
+        return (f"{len(self.neuron_layers)} neuron layers, {kinds}{drive}, input "
+                f"{'x'.join(map(str, self.input_shape))}")
 
 
-def _scalar(group, key, default=None):
-    if key not in group:
-        if default is None:
-            raise KeyError(key)
-        return default
-    return np.asarray(group[key][()]).ravel()[0].item()
+# --------------------------------------------------------------------------- low-level access
 
 
-def _layer_type(group) -> str:
-    raw = np.asarray(group["type"][()]).ravel()[0]
-    return raw.decode("ascii") if isinstance(raw, bytes) else str(raw)
+class _Reader:
+    """Checked access to one group's datasets (``where`` names it in errors)."""
+
+    def __init__(self, group, where: str):
+        import h5py
+
+        self.g, self.where, self.h5py = group, where, h5py
+        for key in group.keys():
+            link = group.get(key, getlink=True)
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                raise ScaLavaError(f"{where}: '{key}' is a {type(link).__name__}; netx files hold no links")
+
+    def has(self, key: str) -> bool:
+        return key in self.g
+
+    def group(self, key: str, where: str | None = None) -> _Reader:
+        obj = self.g[key]
+        if not isinstance(obj, self.h5py.Group):
+            raise ScaLavaError(f"{self.where}: '{key}' must be a group")
+        return _Reader(obj, where or f"{self.where} {key}")
+
+    def dataset(self, key: str):
+        obj = self.g[key]
+        if not isinstance(obj, self.h5py.Dataset):
+            what = "a group (complex weights are not supported)" if key == "weight" else "a group"
+            raise ScaLavaError(f"{self.where}: '{key}' is {what}, expected a dataset")
+        if obj.size > MAX_ELEMENTS:
+            raise ScaLavaError(f"{self.where}: '{key}' is too large ({obj.size} elements, limit {MAX_ELEMENTS})")
+        return obj
+
+    def text(self, key: str) -> str:
+        ds = self.dataset(key)
+        if ds.size != 1:
+            raise ScaLavaError(f"{self.where}: '{key}' must be one string, got {ds.size} values")
+        raw = np.asarray(ds[()]).ravel()[0]
+        if isinstance(raw, bytes):
+            try:
+                return raw.decode("ascii")
+            except UnicodeDecodeError:
+                raise ScaLavaError(f"{self.where}: '{key}' is not ASCII text") from None
+        if isinstance(raw, str):
+            return raw
+        raise ScaLavaError(f"{self.where}: '{key}' must be a string, got {type(raw).__name__}")
+
+    def array(self, key: str, integer: bool = True) -> np.ndarray:
+        """A finite real (integer-valued) array; bool counts as integer."""
+        ds = self.dataset(key)
+        kind = ds.dtype.kind
+        if kind not in "biuf":
+            raise ScaLavaError(f"{self.where}: '{key}' must be numeric, got dtype {ds.dtype}")
+        arr = np.asarray(ds[()])
+        if kind == "f":
+            if not np.all(np.isfinite(arr)):
+                raise ScaLavaError(f"{self.where}: '{key}' contains NaN or infinity")
+            if integer and np.any(arr != np.round(arr)):
+                raise ScaLavaError(f"{self.where}: '{key}' must hold integers (a quantised netx export)")
+            if np.any(np.abs(arr) > 2**53):
+                raise ScaLavaError(f"{self.where}: '{key}' holds values beyond 2**53")
+            if integer:
+                arr = arr.astype(np.int64)
+        elif kind == "u" and arr.size and int(arr.max()) > 2**62:
+            raise ScaLavaError(f"{self.where}: '{key}' holds values beyond 2**62")
+        elif kind in "biu":
+            arr = arr.astype(np.int64)
+        return arr
+
+    def uniform(self, key: str, lo: int, hi: int, what: str) -> int:
+        """One integer (a scalar, or a vector of equal values) in lo..hi."""
+        arr = self.array(key).ravel()
+        if arr.size == 0:
+            raise ScaLavaError(f"{self.where}: '{key}' is empty")
+        if np.unique(arr).size > 1:
+            raise ScaLavaError(f"{self.where}: per-neuron '{key}' values are not supported "
+                               f"(netx passes one {what} per layer)")
+        value = int(arr[0])
+        if not lo <= value <= hi:
+            raise ScaLavaError(f"{self.where}: '{key}' = {value} is outside {lo}..{hi} ({what})")
+        return value
+
+    def pair(self, key: str, lo: int, hi: int) -> tuple[int, int]:
+        arr = self.array(key).ravel()
+        if arr.size not in (1, 2):
+            raise ScaLavaError(f"{self.where}: '{key}' must be one or two integers, got {arr.size}")
+        vals = (int(arr[0]), int(arr[-1]))
+        if not all(lo <= v <= hi for v in vals):
+            raise ScaLavaError(f"{self.where}: '{key}' = {list(vals)} is outside {lo}..{hi}")
+        return vals
+
+    def shape(self, key: str = "shape") -> tuple[int, ...]:
+        arr = self.array(key).ravel()
+        if arr.size == 0 or arr.size > 3:
+            raise ScaLavaError(f"{self.where}: '{key}' must have 1 to 3 entries, got {arr.size}")
+        if np.any(arr < 1) or np.any(arr > MAX_DIM):
+            raise ScaLavaError(f"{self.where}: '{key}' = {arr.tolist()} must lie in 1..{MAX_DIM}")
+        return tuple(int(s) for s in arr)
+
+    def require(self, *keys: str, why: str = "netx requires it") -> None:
+        for key in keys:
+            if key not in self.g:
+                raise ScaLavaError(f"{self.where}: missing '{key}' ({why})")
 
 
-def _neuron(group, where: str) -> NeuronSpec | None:
-    if "neuron" not in group:
+def _neuron(r: _Reader, where: str, is_input: bool) -> NeuronSpec | None:
+    if not r.has("neuron"):
         return None
-    ng = group["neuron"]
-    ntype = _layer_type(ng)
-    if ntype not in ("CUBA", "LOIHI"):
-        raise ScaLavaError(f"{where}: neuron type {ntype!r} is not supported (only CUBA-LIF)")
-    try:
+    n = r.group("neuron")
+    n.require("type")
+    ntype = n.text("type")
+    n.require("vThMant")
+    bits = None
+    if n.has("messageBits"):
+        bits = n.uniform("messageBits", 0, MESSAGE_BITS_MAX, "message width")
+    if ntype in ("CUBA", "LOIHI"):
+        n.require("iDecay", "vDecay")
         return NeuronSpec(
             type=ntype,
-            vth_mant=int(_scalar(ng, "vThMant")),
-            i_decay=int(_scalar(ng, "iDecay")),
-            v_decay=int(_scalar(ng, "vDecay")),
-            ref_delay=int(_scalar(ng, "refDelay", 1)),
-            graded_spike=bool(_scalar(ng, "gradedSpike", False)),
+            vth_mant=n.uniform("vThMant", 0, LIF_VTH_MAX, "17-bit threshold"),
+            i_decay=n.uniform("iDecay", *DECAY_RANGE, "12-bit decay"),
+            v_decay=n.uniform("vDecay", *DECAY_RANGE, "12-bit decay"),
+            ref_delay=n.uniform("refDelay", 0, 1 << 16, "refractory delay") if n.has("refDelay") else 1,
+            graded_spike=bool(n.uniform("gradedSpike", 0, 1, "flag")) if n.has("gradedSpike") else False,
+            model="lif",
+            message_bits=bits or 0,
         )
-    except KeyError as exc:
-        raise ScaLavaError(f"{where}: neuron is missing the field {exc.args[0]!r}") from None
+    if ntype == "SDNN":
+        if n.has("activation"):
+            act = n.text("activation").lower()
+            if act != "relu":
+                raise ScaLavaError(f"{where}: SDNN activation {act!r} cannot be honoured "
+                                   "(netx runs every sigma-delta layer with ReLU)")
+        sigma = n.has("sigma_output") and bool(n.uniform("sigma_output", 0, 1, "flag"))
+        model = "delta" if is_input else ("sigma" if sigma else "sigma_delta")
+        return NeuronSpec(type=ntype, vth_mant=n.uniform("vThMant", 0, SDNN_MAX, "24-bit sigma-delta state"),
+                          model=model, message_bits=16 if bits is None else bits)
+    raise ScaLavaError(f"{where}: neuron type {ntype!r} is not supported (CUBA, LOIHI or SDNN)")
+
+
+def _default_neuron() -> NeuronSpec:
+    d = DEFAULT_DENSE_NEURON
+    return NeuronSpec(type=d["type"], vth_mant=d["vThMant"], i_decay=d["iDecay"], v_decay=d["vDecay"],
+                      default=True)
+
+
+def _check_file(path: str) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ScaLavaError(f"{path}: no such netx file") from None
+    except OSError as exc:
+        raise ScaLavaError(f"{path}: cannot read ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScaLavaError(f"{path}: not a regular file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise ScaLavaError(f"{path}: cannot read ({exc.strerror})") from None
+    if head.startswith(_LFS_MAGIC):
+        raise ScaLavaError(f"{path}: this is a Git LFS pointer, not an HDF5 file: fetch the real file "
+                           "(git lfs pull, or use the copy in the lava-dl wheel)")
 
 
 def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = None) -> NetxSpec:
     """Parse and validate a netx HDF5 file.
 
-    ``input_shape`` (C, H, W) is needed only when the file has no input layer
-    with a ``shape``; it is checked against the file when both are present.
+    ``input_shape`` (C, H, W) or (F,) is needed only when the file has no
+    input layer with a ``shape`` and its first layer is a convolution; it is
+    checked against the file when both are present.
     """
     import h5py
 
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ScaLavaError(f"{path}: no such netx file")
+    _check_file(path)
     try:
         fh = h5py.File(path, "r")
     except OSError:
         raise ScaLavaError(f"{path}: not a readable HDF5 file (corrupt or wrong format)") from None
     with fh:
-        if "layer" not in fh:
-            raise ScaLavaError(f"{path}: no 'layer' group; this is not a netx network file")
-        keys = sorted(fh["layer"].keys(), key=lambda k: int(k) if k.isdigit() else -1)
-        if not keys or not all(k.isdigit() for k in keys):
-            raise ScaLavaError(f"{path}: 'layer' must hold groups named 0, 1, 2, ...")
         try:
-            return _parse_layers(path, fh["layer"], keys, input_shape)
+            top = _Reader(fh, path)
+            if "layer" not in fh:
+                raise ScaLavaError(f"{path}: no 'layer' group; this is not a netx network file")
+            root = top.group("layer", f"{path}: layer")
+            keys = list(root.g.keys())
+            if not keys:
+                raise ScaLavaError(f"{path}: the 'layer' group is empty")
+            if len(keys) > MAX_LAYERS:
+                raise ScaLavaError(f"{path}: {len(keys)} layers is too large (limit {MAX_LAYERS})")
+            if not keys or sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
+                raise ScaLavaError(f"{path}: 'layer' must hold groups named 0, 1, ..., {len(keys) - 1} "
+                                   "without gaps (netx reads them by index)")
+            spec = _parse_layers(path, root, len(keys), input_shape)
+            spec.contract = _contract(fh)
+            return spec
         except ScaLavaError:
             raise
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise ScaLavaError(f"{path}: malformed netx layer description ({exc})") from None
+        except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ScaLavaError(f"{path}: malformed netx layer description ({msg})") from None
 
 
-def _parse_layers(path, root, keys, input_shape) -> NetxSpec:
+def _contract(fh):
+    """The input contract group (sca_lava.netx.contract), when that module exists."""
+    try:
+        from sca_lava.netx import contract as _c
+    except ImportError:
+        return None
+    reader = getattr(_c, "read_contract", None)
+    return reader(fh) if reader is not None else None
+
+
+def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
     layers: list[LayerSpec] = []
-    shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
-    file_input_shape = None
-    for key in keys:
-        g = root[key]
-        where = f"{path}: layer {key}"
-        kind = _layer_type(g)
-        if kind in NETX_UNSUPPORTED:
-            raise ScaLavaError(f"{where}: layer type {kind!r} cannot run in netx/Lava (supported: {', '.join(SUPPORTED)})")
+    shape = None
+    given = None
+    if input_shape is not None:
+        given = tuple(int(s) for s in input_shape)
+        if not given or len(given) > 3 or min(given) < 1 or max(given) > MAX_DIM:
+            raise ScaLavaError(f"input shape {given} must be (C, H, W) or (F,) with entries in 1..{MAX_DIM}")
+        shape = given
+    from_file = False
+    flat_pending = False
+    msg_bits = 0  # payload bits reaching the next synapse (netx's input_message_bits)
+    total = 0
+    dropped: list[tuple[int, str]] = []
+    for i in range(count):
+        where = f"{path}: layer {i}"
+        r = root.group(str(i), where)
+        r.require("type")
+        kind = r.text("type")
+        if dropped or kind in NETX_UNSUPPORTED:
+            if kind not in NETX_UNSUPPORTED:
+                j, first = dropped[0]
+                raise ScaLavaError(f"{path}: layer {j}: layer type {first!r} cannot run in netx/Lava "
+                                   f"(supported: {', '.join(SUPPORTED)}; only trailing layers after the last "
+                                   "neuron layer can be left out)")
+            dropped.append((i, kind))
+            continue
+        if kind in NOT_MODELLED:
+            raise ScaLavaError(f"{where}: layer type {kind!r} is not supported (supported: {', '.join(SUPPORTED)})")
         if kind not in SUPPORTED:
             raise ScaLavaError(f"{where}: unknown layer type {kind!r} (supported: {', '.join(SUPPORTED)})")
         if kind == "input":
-            if "shape" in g:
-                file_input_shape = tuple(int(s) for s in np.asarray(g["shape"][()]).ravel())
-                if shape is not None and tuple(shape) != file_input_shape:
-                    raise ScaLavaError(f"{where}: input shape {tuple(shape)} does not match the network input {file_input_shape}")
-                shape = file_input_shape
-            if shape is None:
-                raise ScaLavaError(f"{where}: input layer has no shape; pass the input shape (C, H, W)")
-            transform = {
-                "weight": int(_scalar(g, "weight", 64)) if "weight" in g else 64,
-                "bias": int(_scalar(g, "bias", 0)) if "bias" in g else 0,
-            }
-            layers.append(LayerSpec(int(key), kind, shape, shape, neuron=_neuron(g, where), transform=transform))
+            if i != 0:
+                raise ScaLavaError(f"{where}: an input layer must be layer 0")
+            neuron = _neuron(r, where, is_input=True)
+            if r.has("shape"):
+                file_shape = r.shape()
+                if given is not None and given != file_shape:
+                    raise ScaLavaError(f"{where}: input shape {given} does not match the network input {file_shape}")
+                shape, from_file = file_shape, True
+            elif neuron is not None:
+                raise ScaLavaError(f"{where}: an input layer with a neuron needs a 'shape' (netx reads it)")
+            transform = {"weight": 64, "bias": 0}
+            for key in ("weight", "bias"):
+                if r.has(key):
+                    transform[key] = int(r.array(key, integer=False).ravel()[0]) if r.dataset(key).size else 0
+            if neuron is not None:
+                total += int(np.prod(shape))
+                layers.append(LayerSpec(i, kind, shape, shape, neuron=neuron, transform=transform))
+                msg_bits = neuron.message_bits
+            else:
+                layers.append(LayerSpec(i, kind, shape or (), shape or (), transform=transform))
             continue
-        if shape is None:
-            raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer); pass it as (C, H, W)")
         if kind == "flatten":
+            if shape is None:
+                flat_pending = True  # the first dense layer below fixes the input size
+                layers.append(LayerSpec(i, kind, (), ()))
+                continue
             out = (int(np.prod(shape)),)
-            layers.append(LayerSpec(int(key), kind, shape, out))
+            layers.append(LayerSpec(i, kind, shape, out))
             shape = out
             continue
-        neuron = _neuron(g, where)
-        if neuron is None:
-            raise ScaLavaError(f"{where}: {kind} layer has no neuron group")
-        weight = np.asarray(g["weight"][()]) if "weight" in g else None
-        if weight is None:
-            raise ScaLavaError(f"{where}: {kind} layer has no weight (complex weights are not supported)")
-        bias = np.asarray(g["bias"][()]).ravel() if "bias" in g else None
-        delay = np.asarray(g["delay"][()]).ravel() if "delay" in g else None
         if kind == "dense":
-            if weight.ndim != 2:
-                raise ScaLavaError(f"{where}: dense weight must be 2-D, got shape {weight.shape}")
-            fan_in = int(np.prod(shape))
-            if weight.shape[1] != fan_in:
-                raise ScaLavaError(f"{where}: dense layer expects {weight.shape[1]} inputs but receives {fan_in} (shape {shape})")
-            out = (int(weight.shape[0]),)
-            layers.append(LayerSpec(int(key), kind, shape if len(shape) == 1 else (fan_in,), out, weight=weight,
-                                    bias=bias, neuron=neuron, delay=delay))
-        else:  # conv
-            if len(shape) != 3:
-                raise ScaLavaError(f"{where}: conv layer needs a (C, H, W) input, got {shape}")
-            if weight.ndim == 5:
-                weight = weight.reshape(weight.shape[:4])
-            if weight.ndim != 4:
-                raise ScaLavaError(f"{where}: conv weight must be 4-D (out, in, kh, kw), got {weight.shape}")
-            groups = int(_scalar(g, "groups", 1))
-            if weight.shape[1] * groups != shape[0]:
-                raise ScaLavaError(f"{where}: conv expects {weight.shape[1] * groups} input channels but receives {shape[0]}")
-            kernel = (int(weight.shape[2]), int(weight.shape[3]))
-            stride = _pair(g["stride"][()]) if "stride" in g else (1, 1)
-            padding = _pair(g["padding"][()]) if "padding" in g else (0, 0)
-            dilation = _pair(g["dilation"][()]) if "dilation" in g else (1, 1)
-            hw = conv_output_hw(shape[1:], kernel, stride, padding, dilation)
-            if min(hw) < 1:
-                raise ScaLavaError(f"{where}: conv output would be empty for input {shape}")
-            out = (int(weight.shape[0]),) + tuple(int(v) for v in hw)
-            if "shape" in g:
-                stored = tuple(int(s) for s in np.asarray(g["shape"][()]).ravel())
-                if stored != out:
-                    raise ScaLavaError(f"{where}: stored shape {stored} does not match the computed output {out}")
-            layers.append(LayerSpec(int(key), kind, shape, out, weight=weight, bias=bias, neuron=neuron,
-                                    kernel=kernel, stride=stride, padding=padding, dilation=dilation,
-                                    groups=groups, delay=delay))
-        shape = out
-    in_shape = layers[0].in_shape if layers else None
-    if not any(ly.neuron is not None for ly in layers):
+            layer = _dense(r, where, shape)
+            if shape is None:
+                shape = (layer.weight.shape[1],)  # inferred: a dense layer fixes its fan-in
+                layer.in_shape = shape
+        else:
+            if shape is None:
+                raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer with a shape); "
+                                   "pass it as --input-shape C,H,W")
+            layer = _conv(r, where, shape)
+        n = layer.num_neurons
+        total += n
+        if total > MAX_TOTAL_NEURONS:
+            raise ScaLavaError(f"{where}: the network is too large ({total} neurons, limit {MAX_TOTAL_NEURONS})")
+        layer.input_message_bits = msg_bits
+        msg_bits = layer.neuron.message_bits
+        layers.append(layer)
+        shape = layer.out_shape
+    if flat_pending:
+        first = next(ly for ly in layers if ly.kind == "dense")
+        for ly in layers:
+            if ly.kind in ("input", "flatten") and not ly.out_shape:
+                ly.in_shape = ly.out_shape = first.in_shape
+    neuron_layers = [ly for ly in layers if ly.neuron is not None]
+    if not neuron_layers:
         raise ScaLavaError(f"{path}: the network has no neuron layers")
-    return NetxSpec(path=path, input_shape=tuple(in_shape), layers=layers)
+    models = {ly.neuron.stateful for ly in neuron_layers}
+    if len(models) > 1:
+        raise ScaLavaError(f"{path}: the network mixes CUBA-LIF and SDNN neurons (not supported)")
+    if layers[0].kind == "input" and not layers[0].in_shape:
+        first = layers[1] if len(layers) > 1 else None
+        if first is not None and first.in_shape:
+            layers[0].in_shape = layers[0].out_shape = first.in_shape
+    in_shape = tuple(layers[0].in_shape)
+    return NetxSpec(path=path, input_shape=in_shape, layers=layers, dropped=dropped,
+                    input_shape_in_file=from_file)
+
+
+def _weights_in_range(w: np.ndarray, where: str) -> None:
+    if w.size and (w.min() < WEIGHT_RANGE[0] or w.max() > WEIGHT_RANGE[1]):
+        raise ScaLavaError(f"{where}: weights {int(w.min())}..{int(w.max())} exceed the 8-bit synapse range "
+                           f"{WEIGHT_RANGE[0]}..{WEIGHT_RANGE[1]}")
+
+
+def _bias(r: _Reader, where: str, neuron: NeuronSpec, out_shape: tuple[int, ...]) -> np.ndarray | None:
+    if not r.has("bias"):
+        return None
+    b = r.array("bias")
+    if neuron.model == "sigma":
+        raise ScaLavaError(f"{where}: a sigma_output layer takes no bias (Lava's Sigma has none)")
+    lo, hi = LIF_BIAS_RANGE if neuron.model == "lif" else (-SDNN_MAX - 1, SDNN_MAX)
+    if b.size and (b.min() < lo or b.max() > hi):
+        raise ScaLavaError(f"{where}: bias {int(b.min())}..{int(b.max())} outside {lo}..{hi} "
+                           f"({'13-bit bias mantissa' if neuron.model == 'lif' else '24-bit sigma-delta state'})")
+    if len(out_shape) == 1:
+        if b.size not in (1, out_shape[0]):
+            raise ScaLavaError(f"{where}: bias of size {b.size} does not fit {out_shape[0]} neurons")
+        return np.broadcast_to(b.ravel(), out_shape).copy()
+    c, h, w = out_shape
+    if b.ndim == 3 and b.shape == (w, h, c):  # netx: neuron-wise bias in Lava's (x, y, f) order
+        return b.transpose(2, 1, 0).copy()
+    if b.size == c and b.ndim <= 1:
+        return b.ravel()
+    raise ScaLavaError(f"{where}: bias of shape {b.shape} fits neither {c} channels nor the "
+                       f"(W, H, C) = {(w, h, c)} neurons")
+
+
+def _dense(r: _Reader, where: str, shape) -> LayerSpec:
+    r.require("shape", "weight")
+    rows = int(np.prod(r.shape()))
+    if rows > MAX_LAYER_NEURONS:
+        raise ScaLavaError(f"{where}: dense layer is too large ({rows} neurons, limit {MAX_LAYER_NEURONS})")
+    neuron = _neuron(r, where, is_input=False) or _default_neuron()
+    w = r.array("weight")
+    if w.ndim == 1:  # netx: weight.reshape(shape[0], -1)
+        if w.size % rows:
+            raise ScaLavaError(f"{where}: a 1-D dense weight of {w.size} values cannot be read as {rows} rows")
+        w = w.reshape(rows, -1)
+    if w.ndim != 2:
+        raise ScaLavaError(f"{where}: dense weight must be 1-D or 2-D, got shape {w.shape}")
+    if w.shape[0] != rows:
+        raise ScaLavaError(f"{where}: dense weight has {w.shape[0]} rows but the layer shape says {rows} neurons")
+    if w.shape[1] == 0:
+        raise ScaLavaError(f"{where}: dense weight has no inputs")
+    _weights_in_range(w, where)
+    if not np.any(w):
+        raise ScaLavaError(f"{where}: an all-zero dense weight matrix cannot be loaded by netx")
+    if shape is not None:
+        fan_in = int(np.prod(shape))
+        if w.shape[1] != fan_in:
+            raise ScaLavaError(f"{where}: dense layer expects {w.shape[1]} inputs but receives {fan_in} (shape {shape})")
+    out = (rows,)
+    delay = None
+    if r.has("delay"):
+        delay = _delay(r, where, w.shape)
+    in_shape = tuple(shape) if shape is not None and len(shape) == 1 else (int(w.shape[1]),)
+    return LayerSpec(r_index(where), "dense", in_shape, out, weight=w, bias=_bias(r, where, neuron, out),
+                     neuron=neuron, delay=delay)
+
+
+def _delay(r: _Reader, where: str, wshape) -> np.ndarray | None:
+    d = r.array("delay", integer=False)
+    if np.any(d < 0):
+        raise ScaLavaError(f"{where}: negative synaptic delays")
+    d = np.clip(d, 0, MAX_DELAY).astype(np.int64)  # netx clips at 62 (with a warning) and casts to int
+    out, fin = wshape
+    if d.size == 1 and d.ndim == 0:
+        full = np.full(wshape, int(d), dtype=np.int64)
+    elif d.ndim == 1 and d.size == out:  # axonal delay per output neuron (netx checks this first)
+        full = np.repeat(d.reshape(-1, 1), fin, axis=1)
+    elif d.ndim == 1 and d.size == fin:
+        full = np.repeat(d.reshape(1, -1), out, axis=0)
+    elif d.shape == tuple(wshape):
+        full = d
+    else:
+        raise ScaLavaError(f"{where}: delay of shape {d.shape} fits neither the weight {tuple(wshape)} nor one of its axes")
+    return full if full.any() else np.zeros(wshape, dtype=np.int64)
+
+
+def r_index(where: str) -> int:
+    return int(where.rsplit(" ", 1)[1])
+
+
+def _conv(r: _Reader, where: str, shape) -> LayerSpec:
+    if len(shape) != 3:
+        raise ScaLavaError(f"{where}: conv layer needs a (C, H, W) input, got {shape}")
+    r.require("shape", "weight", "stride", "padding", "dilation", "groups", "neuron")
+    stored = r.shape()
+    wds = r.dataset("weight")
+    if wds.ndim == 5 and wds.shape[4] == 1:
+        wshape = wds.shape[:4]
+    elif wds.ndim == 4:
+        wshape = wds.shape
+    else:
+        raise ScaLavaError(f"{where}: conv weight must be (out, in, kh, kw[, 1]), got shape {wds.shape}")
+    co, ci_g, kh, kw = (int(s) for s in wshape)
+    if min(co, ci_g, kh, kw) < 1:
+        raise ScaLavaError(f"{where}: conv weight shape {tuple(wshape)} has an empty axis")
+    if max(kh, kw) > CONV_GEOMETRY_MAX:
+        raise ScaLavaError(f"{where}: kernel {kh}x{kw} exceeds {CONV_GEOMETRY_MAX} (Lava keeps it in 8 bits)")
+    groups = r.uniform("groups", 1, CONV_GEOMETRY_MAX, "conv groups")
+    stride = r.pair("stride", 1, CONV_GEOMETRY_MAX)
+    padding = r.pair("padding", 0, CONV_GEOMETRY_MAX)
+    dilation = r.pair("dilation", 1, CONV_GEOMETRY_MAX)
+    if ci_g * groups != shape[0]:
+        raise ScaLavaError(f"{where}: conv expects {ci_g * groups} input channels but receives {shape[0]}")
+    if co % groups:
+        raise ScaLavaError(f"{where}: {co} output channels are not divisible by {groups} groups")
+    hw = conv_output_hw(shape[1:], (kh, kw), stride, padding, dilation)
+    if min(hw) < 1:
+        raise ScaLavaError(f"{where}: conv output would be empty for input {shape}")
+    out = (co,) + tuple(int(v) for v in hw)
+    if int(np.prod(out)) > MAX_LAYER_NEURONS:
+        raise ScaLavaError(f"{where}: conv layer is too large ({int(np.prod(out))} neurons, limit {MAX_LAYER_NEURONS})")
+    if stored != out:
+        raise ScaLavaError(f"{where}: stored shape {stored} does not match the computed output {out}")
+    neuron = _neuron(r, where, is_input=False)
+    w = r.array("weight").reshape(wshape)
+    _weights_in_range(w, where)
+    return LayerSpec(r_index(where), "conv", tuple(shape), out, weight=w, bias=_bias(r, where, neuron, out),
+                     neuron=neuron, kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation,
+                     groups=groups)
