@@ -15,6 +15,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from sca_lava.deploy.measure import measure
 from sca_lava.errors import ScaLavaError
 from sca_lava.hardware.activity import count_activity, decay_horizon
 from sca_lava.hardware.allocation import LIMITS, allocate, syn_view, tile_counts
@@ -387,7 +388,11 @@ def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
     alloc = allocate(spec, prof)
     assert all(la.cores > 1 for la in alloc.layers[:2])  # counts really split over cores
 
-    res = budget_netx(path, prof, x, alloc=alloc)  # Lava run, record_all
+    rec = measure(path, x, verify=len(x), spec=spec)  # fixed-point evaluator, Lava on every sample
+    assert rec.source == "fixed-point" and rec.extra["verify"]["samples"] == len(x)
+    assert rec.extra["verify"]["mismatching_samples"] == 0 and rec.extra["verify"]["agreement"] == 1.0
+    res = budget_netx(path, prof, record=rec, alloc=alloc)
+    assert res["activity_source"] == "fixed-point" and res["verify"]["agreement"] == 1.0
     ref = count_activity(alloc, x, slayer_spikes)  # analytic, from SLAYER's spikes
     for q, arr in ref.per_core.items():
         assert np.allclose(res["per_core"][q], arr), q
@@ -427,7 +432,7 @@ def test_cli_budget_third_party_file_with_compare(tmp_path, capsys):
     pruned = write_netx(tmp_path / "pruned.net", (1, 10, 10), [(3, 3, 2, 1), (4, 3, 1, 1)], 5)
     out = tmp_path / "out"
     rc = main(["budget", dense, "--compare", pruned, "--profile", "loihi1", "--samples", "2", "--steps", "8",
-               "--out", str(out)])
+               "--verify", "1", "--out", str(out)])
     assert rc == 0
     report = json.loads((out / "budget.json").read_text())
     d, p = report["budgets"]
@@ -438,8 +443,10 @@ def test_cli_budget_third_party_file_with_compare(tmp_path, capsys):
     assert report["compare"]["ratio"]["dynamic_energy_uj"] < 1
     for name in ("cores_per_layer.png", "energy_breakdown.png", "core_utilisation.png"):
         assert (out / name).stat().st_size > 1000
+    assert d["activity_source"] == "fixed-point" and d["verify"]["samples"] == 1
+    assert d["uncertainty"]["sourced"] + d["uncertainty"]["assumed"] == len(load_profile("loihi1").values)
     text = capsys.readouterr().out
-    assert "cores" in text and "uJ" in text
+    assert "cores" in text and "uJ" in text and "uncertainty:" in text and "Lava cross-check on 1 samples" in text
 
 
 def test_cli_errors_exit_2(tmp_path, capsys):
@@ -487,6 +494,20 @@ def test_compare_api_ratios(tmp_path):
     c = compare(a, b)
     assert c["ratio"]["cores"] == b["cores"] / a["cores"] < 1
     assert c["cores_per_layer"]["dense"] == [ly["cores"] for ly in a["layers"]]
+
+
+def test_budget_takes_a_record_and_hardware_never_imports_deploy(tmp_path):
+    import ast
+
+    path = write_netx(tmp_path / "r.net", (1, 6, 6), [(2, 3, 1, 1)], 3)
+    with pytest.raises(ScaLavaError, match="takes a SpikeRecord"):
+        budget_netx(path, "loihi1", random_spikes((1, 6, 6), 1, 4))
+    pkg = Path(__file__).resolve().parents[1] / "sca_lava" / "hardware"
+    for f in pkg.glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith("sca_lava.deploy") for n in names), f"{f.name} imports {names}"
 
 
 def test_limits_table_matches_profile_fields():

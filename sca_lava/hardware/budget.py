@@ -1,7 +1,10 @@
 """Python API of the hardware budget (used by ``sca-lava budget`` and the demo).
 
-``budget_netx`` = allocate the netx file on a profile's cores, run the spikes
-through the real Lava runtime, count per-core activity, price it.
+``budget_netx`` = allocate the netx file on a profile's cores, count per-core
+activity from a :class:`~sca_lava.netx.record.SpikeRecord` (any simulator:
+the fixed-point evaluator, Lava, SLAYER), price it. This package never runs a
+simulator itself (``hardware`` does not import ``deploy``);
+:func:`sca_lava.deploy.measure.measure` makes the record.
 """
 
 from __future__ import annotations
@@ -15,40 +18,60 @@ from sca_lava.hardware.activity import Activity, count_activity
 from sca_lava.hardware.allocation import Allocation, allocate, check_max_chips
 from sca_lava.hardware.energy import estimate
 from sca_lava.hardware.profile import load_profile
+from sca_lava.hardware.uncertainty import uncertainty
 from sca_lava.netx.reader import NetxSpec, read_netx
-
-
-def first_layer_input(spec: NetxSpec, spikes: np.ndarray) -> np.ndarray:
-    """The spikes the first neuron layer receives (the raw input either way:
-    an input layer with neurons gets them through its identity synapses)."""
-    return np.asarray(spikes)
+from sca_lava.netx.record import SpikeRecord
 
 
 def budget_from_spikes(alloc: Allocation, spikes: np.ndarray, layer_spikes: dict[int, np.ndarray]
                        ) -> tuple[Activity, dict]:
-    """Activity + energy from spikes of any simulator (SLAYER layout)."""
-    act = count_activity(alloc, first_layer_input(alloc.spec, spikes), layer_spikes)
+    """Activity + energy from spikes of any simulator (SLAYER layout); ``spikes``
+    is what the first neuron layer receives (the raw input either way: an input
+    layer with neurons gets it through its identity synapses)."""
+    act = count_activity(alloc, np.asarray(spikes), layer_spikes)
     return act, estimate(alloc, act)
 
 
-def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = None, *,
-                max_chips: int | None = None, progress: bool = False,
-                alloc: Allocation | None = None, lava=None) -> dict:
+def _record_of(spikes, record, lava) -> SpikeRecord | None:
+    rec = record if record is not None else lava
+    if isinstance(spikes, SpikeRecord):
+        rec = spikes
+    if rec is None:
+        if spikes is not None:
+            raise ScaLavaError("budget_netx takes a SpikeRecord of the run (make one with "
+                               "sca_lava.deploy.measure.measure(path, spikes)), not raw input spikes")
+        return None
+    if not isinstance(rec, SpikeRecord):
+        raise ScaLavaError(f"record must be a SpikeRecord, got {type(rec).__name__}")
+    if not rec.complete:
+        raise ScaLavaError("the given run did not record every layer (use record_all=True)")
+    if rec.input is None:
+        if spikes is None or isinstance(spikes, SpikeRecord):
+            raise ScaLavaError("the given run has no input spikes (SpikeRecord.input is None)")
+        rec = SpikeRecord(rec.spec, rec.layer_spikes, rec.seconds, rec.source, np.asarray(spikes), rec.extra)
+    return rec
+
+
+def budget_netx(path: str | os.PathLike, profile, spikes=None, *, max_chips: int | None = None,
+                alloc: Allocation | None = None, record: SpikeRecord | None = None,
+                lava: SpikeRecord | None = None, spec: NetxSpec | None = None) -> dict:
     """Budget one netx file on ``profile`` (name, path or Profile).
 
-    ``spikes`` (N, C, H, W, T) or (N, F, T): input samples run through Lava
-    (``run_lava(record_all=True)``); ``None`` gives the allocation only (energy
-    and latency keys are then ``None``). Returns a JSON-able dict with
-    ``cores``, ``chips``, ``dynamic_energy_uj``, ``static_energy_uj``,
-    ``latency_us`` (all per inference) and ``layers`` (per layer details).
-    ``lava``: a :class:`~sca_lava.netx.record.SpikeRecord` of these
-    ``spikes`` recorded with ``record_all=True``, to budget several profiles
-    from one Lava run.
+    ``record`` (or ``spikes`` given as a SpikeRecord; ``lava=`` is the old
+    name): every layer's spikes of one run of the file, e.g. from
+    :func:`sca_lava.deploy.measure.measure`; one record serves several
+    profiles. No record gives the allocation only (energy and latency keys are
+    then ``None``). Returns a JSON-able dict with ``cores``, ``chips``,
+    ``dynamic_energy_uj``, ``static_energy_uj``, ``latency_us`` (all per
+    inference), ``layers`` (per layer details) and ``uncertainty``.
     """
     prof = load_profile(profile)
     path = os.fspath(path)
-    in_shape = tuple(np.asarray(spikes).shape[1:-1]) if spikes is not None else None
-    spec = alloc.spec if alloc is not None else read_netx(path, input_shape=in_shape)
+    rec = _record_of(spikes, record, lava)
+    if alloc is not None:
+        spec = alloc.spec
+    elif spec is None:
+        spec = rec.spec if rec is not None else read_netx(path)
     if alloc is None:
         alloc = allocate(spec, prof, max_chips=max_chips)
     elif max_chips is not None:
@@ -64,24 +87,24 @@ def budget_netx(path: str | os.PathLike, profile, spikes: np.ndarray | None = No
         "allocation": summary,
         "utilisation": alloc.utilisation(),
         "assumptions": prof.assumptions,
+        "uncertainty": uncertainty(prof),
         "dynamic_energy_uj": None,
         "static_energy_uj": None,
         "latency_us": None,
         "layers": [dict(ly) for ly in summary["layers"]],
     }
-    if spikes is None:
+    if rec is None:
         return result
-    from sca_lava.deploy.lava_runner import run_lava
-
-    spikes = np.asarray(spikes)
-    if lava is None:
-        lava = run_lava(path, spikes, record_all=True, progress=progress, spec=spec)
-    elif len(lava.layer_spikes) != len(spec.neuron_layers):
-        raise ScaLavaError("the given Lava run did not record every layer (use record_all=True)")
-    act, energy = budget_from_spikes(alloc, spikes, lava.layer_spikes)
+    if len(rec.layer_spikes) != len(spec.neuron_layers):
+        raise ScaLavaError(f"the run recorded {len(rec.layer_spikes)} layers but {path} has "
+                           f"{len(spec.neuron_layers)} neuron layers")
+    act, energy = budget_from_spikes(alloc, rec.input, rec.layer_spikes)
     result.update(energy)
     result["samples"], result["steps"] = act.samples, act.steps
-    result["lava_seconds"] = lava.seconds
+    result["activity_source"] = rec.source
+    result["activity_seconds"] = rec.seconds
+    if "verify" in rec.extra:
+        result["verify"] = rec.extra["verify"]
     result["activity_totals"] = act.totals()
     result["per_core"] = {q: v.tolist() for q, v in act.per_core.items()}
     for ly, lay, en in zip(result["layers"], act.per_layer, energy["per_layer_energy"]):

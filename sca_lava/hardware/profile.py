@@ -60,6 +60,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     },
 }
 TOP_LEVEL_TEXT = ("name", "description")
+#: optional top-level section: measured cross-checks, name -> {value: number, source: text}
+VALIDATION = "validation"
 MODES = ("dense", "sparse")
 
 
@@ -73,6 +75,7 @@ class Profile:
     description: str
     values: dict[str, object]
     basis: dict[str, str] = field(default_factory=dict)
+    validation: dict[str, dict] = field(default_factory=dict)  # measured cross-checks (uncertainty.py)
 
     def __getitem__(self, key: str):
         return self.values[key]
@@ -138,8 +141,8 @@ def validate_profile(data, path: str = "<profile>") -> Profile:
     if not isinstance(data, dict):
         raise ScaLavaError(f"{path}: a hardware profile must be a YAML mapping")
     for key in data:
-        if key not in SCHEMA and key not in TOP_LEVEL_TEXT:
-            raise _err(path, str(key), f"unknown key (allowed: {', '.join((*TOP_LEVEL_TEXT, *SCHEMA))})")
+        if key not in SCHEMA and key not in TOP_LEVEL_TEXT and key != VALIDATION:
+            raise _err(path, str(key), f"unknown key (allowed: {', '.join((*TOP_LEVEL_TEXT, *SCHEMA, VALIDATION))})")
     name = data.get("name", Path(path).stem)
     if not isinstance(name, str):
         raise _err(path, "name", "must be a string")
@@ -169,7 +172,23 @@ def validate_profile(data, path: str = "<profile>") -> Profile:
                 raise _err(path, fld, "needs exactly one non-empty 'source:' or 'assumption:'")
             basis[fld] = f"{cited[0]}: {entry[cited[0]].strip()}"
             values[fld] = _check_value(path, fld, kind, entry["value"])
-    return Profile(name=name, path=path, description=str(data.get("description", "")), values=values, basis=basis)
+    validation = _validation(path, data.get(VALIDATION, {}))
+    return Profile(name=name, path=path, description=str(data.get("description", "")), values=values,
+                   basis=basis, validation=validation)
+
+
+def _validation(path: str, sec) -> dict[str, dict]:
+    if not isinstance(sec, dict):
+        raise _err(path, VALIDATION, "must be a mapping of {value: number, source: text}")
+    out = {}
+    for key, entry in sec.items():
+        fld = f"{VALIDATION}.{key}"
+        if not isinstance(entry, dict) or set(entry) != {"value", "source"}:
+            raise _err(path, fld, "must be {value: number, source: text}")
+        if not isinstance(entry["source"], str) or not entry["source"].strip():
+            raise _err(path, fld, "needs a non-empty 'source:'")
+        out[str(key)] = {"value": _check_value(path, fld, "num", entry["value"]), "source": entry["source"].strip()}
+    return out
 
 
 def _check_value(path: str, fld: str, kind: str, v):

@@ -1,0 +1,46 @@
+"""The activity the hardware budget prices: one run of a netx file, every layer
+recorded, from the bit-exact fixed-point evaluator (fast, batched), with the
+real Lava runtime as a cross-check on the first ``verify`` samples.
+
+Why here: the budget (``sca_lava.hardware``) must not run simulators, so the
+command and the demo call :func:`measure` and hand the record to
+:func:`sca_lava.hardware.budget.budget_netx`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sca_lava.errors import ScaLavaError
+from sca_lava.netx.reader import NetxSpec
+from sca_lava.netx.record import SpikeRecord
+
+
+def measure(path: str, spikes: np.ndarray, verify: int = 0, *, spec: NetxSpec | None = None,
+            progress: bool = False, lava: SpikeRecord | None = None) -> SpikeRecord:
+    """Every layer's spikes of ``spikes`` through ``path`` (fixed-point
+    evaluator). ``verify`` > 0 re-runs the first ``verify`` samples in Lava
+    (or uses ``lava``, a complete Lava record of them) and stores the
+    agreement in ``record.extra["verify"]``: samples checked, mismatching
+    samples, the first mismatch and the fraction of identical samples."""
+    from sca_lava.deploy.agreement import first_divergence
+    from sca_lava.deploy.fixed_point import run_fixed_point
+
+    spikes = np.asarray(spikes)
+    if verify < 0:
+        raise ScaLavaError(f"--verify must be >= 0, got {verify}")
+    rec = run_fixed_point(path, spikes, record_all=True, progress=progress, spec=spec)
+    n = min(int(verify), spikes.shape[0])
+    if lava is not None:
+        n = min(spikes.shape[0], next(iter(lava.layer_spikes.values())).shape[0])
+    if n > 0:
+        if lava is None:
+            from sca_lava.deploy.lava_runner import run_lava
+
+            lava = run_lava(path, spikes[:n], record_all=True, progress=progress, spec=rec.spec)
+        check = first_divergence({j: s[:n] for j, s in rec.layer_spikes.items()},
+                                 {j: s[:n] for j, s in lava.layer_spikes.items()})
+        check["agreement"] = 1.0 - check["mismatching_samples"] / n
+        check["lava_seconds"] = lava.seconds
+        rec.extra["verify"] = check
+    return rec
