@@ -1,41 +1,181 @@
-"""Argument helpers shared by subcommands."""
+"""Argument helpers shared by subcommands.
+
+Options that the input contract or a checkpoint also states default to None
+(a sentinel), so a command can tell "not given" (take the recorded value)
+from "given explicitly" (it wins, with a warning when it contradicts the
+record). Fallback defaults live in :data:`DEFAULTS`, written once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from sca_lava.data import DATASETS, ENCODINGS
+from sca_lava.netx.contract import DEFAULT_SPLIT_SEED, SEED_MAX
+
+#: what an option means when neither the command line nor a record states it
+DEFAULTS = {"data": "mnist5k", "encoding": "rate-regular", "seed": 0, "split_seed": DEFAULT_SPLIT_SEED,
+            "steps": 16, "epochs": 8, "batch_size": 32}
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="mnist5k", choices=DATASETS, help="data set (default: mnist5k, shipped)")
-    p.add_argument("--data-root", default=None, help="folder holding MNIST/CIFAR-10/N-MNIST files (never downloaded)")
-    p.add_argument("--encoding", default="rate-regular", choices=ENCODINGS, help="input spike encoding")
-    p.add_argument("--seed", type=int, default=0, help="seed for the split, initial weights and batch order")
+def seed_int(text: str) -> int:
+    """A seed numpy and torch both accept: 0 .. 2**32-1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be in 0..{SEED_MAX}, got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None, choices=DATASETS,
+                   help="data set (default: the file's input contract, else mnist5k, shipped)")
+    p.add_argument("--data-root", default=None, help="folder holding MNIST/CIFAR-10/N-MNIST files (never downloaded)")
+    p.add_argument("--encoding", default=None, choices=ENCODINGS,
+                   help="input spike encoding (default: the input contract, else rate-regular)")
+    p.add_argument("--seed", type=seed_int, default=None,
+                   help="seed for initial weights, batch order and rate-poisson noise (default 0)")
+    p.add_argument("--split-seed", type=seed_int, default=None,
+                   help=f"seed of the mnist5k train/test split (default: the input contract, else {DEFAULT_SPLIT_SEED})")
+
+
 def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     """Options shared by every command that trains (train, prune)."""
-    p.add_argument("--epochs", type=positive_int, default=8)
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help="total epochs of the run; the lr schedule spans them (default 8)")
+    p.add_argument("--stop-after", type=positive_int, default=None, metavar="N",
+                   help="stop after epoch N of the run (resume it later with --resume)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="samples per training batch (default 32)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
-    p.add_argument("--resume", action="store_true", help=f"continue from {resume_from}")
+    p.add_argument("--resume", action="store_true",
+                   help=f"continue from {resume_from} with its recorded configuration")
     p.add_argument("--no-progress", action="store_true")
 
 
-def train_config_from_args(args):
-    """TrainConfig from the shared training options."""
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+def pick(args, name: str, recorded, what: str = "the input contract", flag: str | None = None):
+    """The value of option ``name``: the command line's when given (warning
+    if it contradicts ``recorded``), else ``recorded``, else the default."""
+    given = getattr(args, name, None)
+    if given is None:
+        return DEFAULTS.get(name) if recorded is None else recorded
+    if recorded is not None and given != recorded:
+        flag = flag or "--" + name.replace("_", "-")
+        warn(f"{flag} {given} overrides {what} ({name}={recorded})")
+    return given
+
+
+def train_config_from_args(args, recorded: dict | None = None):
+    """TrainConfig from the shared training options; on resume, ``recorded``
+    (the checkpoint's train config) supplies every option not given, and a
+    given one that differs is refused (never silently mixed)."""
+    from dataclasses import asdict
+
+    from sca_lava.errors import ScaLavaError
     from sca_lava.training import TrainConfig
 
-    tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, encoding=args.encoding)
-    if args.lr is not None:
-        tcfg.lr = args.lr
-    return tcfg
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+             "encoding": args.encoding}
+    if recorded is not None:
+        base = TrainConfig.from_dict(recorded)
+        for key, value in given.items():
+            old = getattr(base, key)
+            if value is not None and value != old:
+                flag = "--" + key.replace("_", "-")
+                hint = " (use --stop-after to end a run early and --resume to finish it)" if key == "epochs" else ""
+                raise ScaLavaError(f"--resume: {flag} {value} differs from the checkpoint's {key}={old}; "
+                                   f"drop the flag to resume with the recorded configuration{hint}")
+        return base
+    tcfg = TrainConfig()
+    for key, value in given.items():
+        setattr(tcfg, key, DEFAULTS.get(key, getattr(tcfg, key)) if value is None else value)
+    return TrainConfig.from_dict(asdict(tcfg))
+
+
+def add_steps_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help=f"time steps per sample (default: the file's input contract, else {DEFAULTS['steps']})")
+
+
+def input_settings(args, contract) -> argparse.Namespace:
+    """Data set, steps, encoding and seeds of a run on a network with input
+    contract ``contract`` (None: the command line and :data:`DEFAULTS`)."""
+    c = contract
+    what = "the file's input contract"
+    out = argparse.Namespace()
+    out.data = pick(args, "data", c.dataset if c else None, what)
+    out.steps = pick(args, "steps", c.num_steps if c else None, what)
+    out.encoding = pick(args, "encoding", c.encoding if c and not c.events else None, what)
+    out.seed = pick(args, "seed", c.encoding_seed if c else None, what)
+    recorded_split = c.split_seed if c and c.dataset == out.data else None
+    given = getattr(args, "split_seed", None)
+    if given is not None and recorded_split is not None and given != recorded_split:
+        warn(f"--split-seed {given} differs from the split the network was trained on "
+             f"(split_seed={recorded_split}): its test set includes training samples of the network")
+    out.split_seed = given if given is not None else (DEFAULTS["split_seed"] if recorded_split is None
+                                                      else recorded_split)
+    return out
+
+
+def load_inputs(args, spec, split: str = "test", samples: int | None = None):
+    """(spikes, labels, settings) for running the netx network ``spec`` on
+    the first ``samples`` of a split, made as its input contract says."""
+    from sca_lava.data import encode, load_dataset
+    from sca_lava.errors import ScaLavaError
+
+    s = input_settings(args, spec.contract)
+    data = load_dataset(s.data, args.data_root, seed=s.split_seed, num_steps=s.steps)
+    if spec.contract is not None and spec.contract.events != data.events:
+        kind = "event" if spec.contract.events else "image"
+        raise ScaLavaError(f"{spec.path}: the network was trained on {kind} data ({spec.contract.dataset}); "
+                           f"{s.data} does not match")
+    x, y = (data.test_x, data.test_y) if split == "test" else (data.train_x, data.train_y)
+    x, y = x[:samples], y[:samples]
+    if len(y) == 0:
+        raise ScaLavaError(f"the {split} split of {s.data} is empty")
+    spikes = x if data.events else encode(x, s.steps, s.encoding, seed=s.seed)
+    s.events = data.events
+    if s.events:
+        s.encoding = "events"
+    return spikes, y, s
+
+
+def load_training_data(args, recorded: dict | None, num_steps: int):
+    """The data of a training run (event data binned at the network's
+    ``num_steps``). On --resume, ``recorded`` (the checkpoint's input
+    contract) supplies every data option not given; a given one that differs
+    is refused by the trainer when it compares the contracts."""
+    from sca_lava.data import load_dataset
+
+    c = recorded or {}
+    name = args.data or c.get("dataset") or DEFAULTS["data"]
+    split_seed = args.split_seed
+    if split_seed is None:
+        split_seed = c.get("split_seed") if c.get("split_seed") is not None else DEFAULTS["split_seed"]
+    data = load_dataset(name, args.data_root, seed=split_seed, num_steps=num_steps)
+    sizes = {}
+    for key, field, have in (("train_samples", "train_size", len(data.train_x)),
+                             ("test_samples", "test_size", len(data.test_x))):
+        given = getattr(args, key, None)
+        sizes[key] = given if given is not None else (c[field] if c.get(field) is not None and c[field] < have
+                                                      else None)
+    if sizes["train_samples"] or sizes["test_samples"]:
+        data = data.subset(train=sizes["train_samples"], test=sizes["test_samples"])
+    return data

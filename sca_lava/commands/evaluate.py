@@ -4,7 +4,7 @@ Lava; ``--verify N`` cross-checks the first N samples in the real runtime."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._common import add_data_args, add_steps_arg, load_inputs, positive_int
 
 
 def register(sub) -> None:
@@ -14,7 +14,7 @@ def register(sub) -> None:
                        "and SynOps per layer.")
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which split (default test)")
-    p.add_argument("--steps", type=positive_int, default=16, help="time steps per sample (default 16)")
+    add_steps_arg(p)
     p.add_argument("--samples", type=positive_int, default=None, help="only the first N samples")
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples per batch (default 128)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
@@ -28,26 +28,20 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sca_lava.atomic import write_json
-    from sca_lava.data import encode, load_dataset
     from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.errors import ScaLavaError
     from sca_lava.netx import read_netx
 
     if args.verify < 0:
         raise ScaLavaError("--verify must be 0 or a positive number of samples")
-    read_netx(args.model)  # fail on a bad file before loading data
-    data = load_dataset(args.data, args.data_root, seed=args.seed, num_steps=args.steps)
-    x = data.test_x if args.split == "test" else data.train_x
-    y = data.test_y if args.split == "test" else data.train_y
-    x, y = x[: args.samples], y[: args.samples]
-    if len(y) == 0:
-        raise ScaLavaError(f"the {args.split} split of {args.data} is empty")
-    spikes = x if data.events else encode(x, args.steps, args.encoding)
+    spec = read_netx(args.model)  # fail on a bad file before loading data
+    spikes, y, inp = load_inputs(args, spec, args.split, args.samples)
     report = evaluate_netx(args.model, spikes, y, batch_size=args.batch_size, device=args.device,
                            verify=args.verify, progress=not args.no_progress)
     d = report.to_dict()
-    d.update(data=args.data, split=args.split, encoding=args.encoding)
-    print(f"{args.model}: {report.num_samples} {args.data} {args.split} samples, T={report.num_steps}, "
+    d.update(data=inp.data, split=args.split, encoding=inp.encoding, split_seed=inp.split_seed,
+             contract=spec.contract.to_dict() if spec.contract else None)
+    print(f"{args.model}: {report.num_samples} {inp.data} {args.split} samples, T={report.num_steps}, "
           f"device {report.device}")
     print(f"{'layer':>5} {'kind':<6} {'shape':<14} {'rate':>7} {'spikes/smp':>11} {'SynOps/smp':>12}")
     for ly in report.layers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sca_lava.commands._common import (
     add_data_args,
     add_training_args,
+    load_training_data,
     positive_int,
     train_config_from_args,
 )
@@ -36,45 +37,72 @@ def register(sub) -> None:
     target.add_argument("--target-params", type=_fraction, default=None,
                         help="kept fraction of the dense synaptic parameters (default 0.3)")
     target.add_argument("--sparsity", type=float, default=None, help="fraction of prunable channels removed")
-    p.add_argument("--criterion", default="sca", choices=tuple(CRITERIA), help="channel importance (default sca)")
-    p.add_argument("--schedule", default="cubic", choices=SCHEDULES, help="sparsity ramp (default cubic)")
-    p.add_argument("--ramp-start", type=int, default=0, help="epoch the ramp starts (default 0)")
+    p.add_argument("--criterion", default=None, choices=tuple(CRITERIA), help="channel importance (default sca)")
+    p.add_argument("--schedule", default=None, choices=SCHEDULES, help="sparsity ramp (default cubic)")
+    p.add_argument("--ramp-start", type=int, default=None, help="epoch the ramp starts (default 0)")
     p.add_argument("--ramp-epochs", type=positive_int, default=None,
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
-    p.add_argument("--interval", type=positive_int, default=1, help="epochs between structure updates")
-    p.add_argument("--regrow", type=float, default=0.1, help="regrowth fraction q of all prunable channels")
+    p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")
+    p.add_argument("--regrow", type=float, default=None, help="regrowth fraction q of all prunable channels (default 0.1)")
     add_training_args(p, "OUT/masked.pt")
     p.add_argument("--test-samples", type=positive_int, default=None, help="use only the first N test samples")
     add_data_args(p)
     p.set_defaults(func=run)
 
 
+def prune_config_from_args(args, recorded: dict | None = None):
+    """PruneConfig from the options; on --resume the checkpoint's recorded
+    config supplies every option not given and a differing one is refused."""
+    from sca_lava.errors import ScaLavaError
+    from sca_lava.pruning import PruneConfig
+
+    given = {"criterion": args.criterion, "target_params": args.target_params, "sparsity": args.sparsity,
+             "schedule": args.schedule, "ramp_start": args.ramp_start, "ramp_epochs": args.ramp_epochs,
+             "interval": args.interval, "regrow": args.regrow, "seed": args.seed}
+    if recorded is not None:
+        pcfg = PruneConfig.from_dict(recorded)
+        for key, value in given.items():
+            if value is not None and value != getattr(pcfg, key):
+                raise ScaLavaError(f"--resume: --{key.replace('_', '-')} {value} differs from the checkpoint's "
+                                   f"{key}={getattr(pcfg, key)}; drop the flag to resume with the recorded "
+                                   "configuration")
+    else:
+        pcfg = PruneConfig(**{k: v for k, v in given.items() if v is not None})
+        if args.sparsity is not None:
+            pcfg.target_params = None
+    pcfg.validate()
+    return pcfg
+
+
 def run(args) -> int:
+    from sca_lava.atomic import check_output_path
     from sca_lava.commands.train import load_config
-    from sca_lava.data import load_dataset
-    from sca_lava.pruning import PruneConfig, prune_and_shrink
+    from sca_lava.errors import ScaLavaError
+    from sca_lava.pruning import prune_and_shrink
+    from sca_lava.training import load_checkpoint
     from sca_lava.training.trainer import load_trained
 
-    pcfg = PruneConfig(
-        criterion=args.criterion,
-        target_params=args.target_params if args.sparsity is None else None,
-        sparsity=args.sparsity, schedule=args.schedule, ramp_start=args.ramp_start,
-        ramp_epochs=args.ramp_epochs, interval=args.interval, regrow=args.regrow, seed=args.seed)
-    if pcfg.target_params is None and pcfg.sparsity is None:
-        pcfg.target_params = 0.3
-    pcfg.validate()
-    data = load_dataset(args.data, args.data_root, seed=args.seed)
-    if args.train_samples or args.test_samples:
-        data = data.subset(train=args.train_samples, test=args.test_samples)
-    tcfg = train_config_from_args(args)
+    out = check_output_path(args.out, "dir")
+    state = load_checkpoint(out / "masked.pt") if args.resume else None
+    if state is not None and "sca" not in state.get("callbacks", {}):
+        raise ScaLavaError(f"{out / 'masked.pt'}: not a pruning checkpoint (no SCA state)")
+    pcfg = prune_config_from_args(args, state["callbacks"]["sca"].get("config") if state else None)
+    tcfg = train_config_from_args(args, state.get("train_config") if state else None)
     dense = None
     config = None
     if args.from_ckpt:
         dense, _ = load_trained(args.from_ckpt)
+        num_steps = dense.config.num_steps
     else:
         config = load_config(args.config)
-    _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=args.out,
-                              resume=args.resume, progress=not args.no_progress)
+        num_steps = config.num_steps
+    data = load_training_data(args, state.get("contract") if state else None, num_steps)
+    (dense.config if dense is not None else config).check_classes(data.num_classes)
+    _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=out,
+                              resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+    if rep is None:
+        print(f"stopped after epoch {args.stop_after}; continue with --resume")
+        return 0
     synops = rep["synops_fraction"]
     print(f"pruned ({pcfg.criterion}): test accuracy {rep['test_accuracy']:.4f}, "
           f"{rep['param_fraction']:.1%} of the parameters"

@@ -3,7 +3,7 @@ with --checkpoint, also check spike-for-spike agreement with SLAYER."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._common import add_data_args, add_steps_arg, load_inputs, positive_int
 
 
 def register(sub) -> None:
@@ -13,7 +13,7 @@ def register(sub) -> None:
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint the file was exported from")
     p.add_argument("--samples", type=positive_int, default=100, help="number of test samples")
-    p.add_argument("--steps", type=positive_int, default=16, help="time steps per sample (default 16)")
+    add_steps_arg(p)
     p.add_argument("--json", default=None, help="write the figures as JSON here")
     add_data_args(p)
     p.set_defaults(func=run)
@@ -21,21 +21,20 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sca_lava.atomic import write_json
-    from sca_lava.data import encode, load_dataset
     from sca_lava.deploy.agreement import compare_with_slayer
     from sca_lava.deploy.lava_runner import run_lava
     from sca_lava.netx import read_netx
 
     spec = read_netx(args.model)
-    data = load_dataset(args.data, args.data_root, seed=args.seed)
-    x, y = data.test_x[: args.samples], data.test_y[: args.samples]
-    steps = args.steps
     if args.checkpoint:
         from sca_lava.training.trainer import load_trained
 
         model, _ = load_trained(args.checkpoint)
-        steps = model.config.num_steps
-    spikes = x if data.events else encode(x, steps, args.encoding)
+        if spec.contract is None:  # an older file: its checkpoint states the contract
+            spec.contract = model.contract
+        if args.steps is None and spec.contract is None:
+            args.steps = model.config.num_steps
+    spikes, y, _ = load_inputs(args, spec, "test", args.samples)
     if args.checkpoint:
         agreement, _ = compare_with_slayer(model, args.model, spikes, y)
         result = agreement.to_dict()

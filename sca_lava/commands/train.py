@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from sca_lava.commands._common import (
     add_data_args,
     add_training_args,
+    load_training_data,
     train_config_from_args,
 )
 
@@ -17,47 +15,40 @@ def register(sub) -> None:
                        description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
                        "every epoch) and OUT/history.json.")
     p.add_argument("--out", default="runs/train", help="output folder")
-    p.add_argument("--config", default=None, help="network config JSON (default: the 16-32-64 conv net)")
+    p.add_argument("--config", default=None, help="network config JSON or YAML (default: the 16-32-64 conv net)")
     add_training_args(p, "OUT/model.pt")
     add_data_args(p)
     p.set_defaults(func=run)
 
 
 def load_config(path: str | None):
-    from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig, default_config
 
-    if path is None:
-        return default_config()
-    try:
-        return NetworkConfig.from_dict(json.loads(Path(path).read_text()))
-    except FileNotFoundError:
-        raise ScaLavaError(f"{path}: no such network config") from None
-    except json.JSONDecodeError as exc:
-        raise ScaLavaError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    return default_config() if path is None else NetworkConfig.from_file(path)
 
 
 def run(args) -> int:
-    from sca_lava.atomic import write_json
-    from sca_lava.data import load_dataset
+    from sca_lava.atomic import check_output_path, write_json
+    from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig, build_network
     from sca_lava.training import Trainer, load_checkpoint
 
-    out = Path(args.out)
+    out = check_output_path(args.out, "dir")
     ckpt = out / "model.pt"
-    data = load_dataset(args.data, args.data_root, seed=args.seed)
-    if args.train_samples:
-        data = data.subset(train=args.train_samples)
     state = load_checkpoint(ckpt) if args.resume else None
-    config = NetworkConfig.from_dict(state["config"]) if state else load_config(args.config)
+    if state and args.config:
+        raise ScaLavaError("--resume takes the network config from the checkpoint; drop --config")
+    config = NetworkConfig.from_dict(state["config"], str(ckpt)) if state else load_config(args.config)
+    tcfg = train_config_from_args(args, state.get("train_config") if state else None)
+    data = load_training_data(args, state.get("contract") if state else None, config.num_steps)
     if tuple(config.input_shape) != tuple(data.input_shape):
         config.input_shape = tuple(data.input_shape)
-    tcfg = train_config_from_args(args)
-    trainer = Trainer(build_network(config, seed=args.seed), tcfg)
+    config.check_classes(data.num_classes)
+    trainer = Trainer(build_network(config, seed=tcfg.seed), tcfg)
     if state:
         trainer.load(state)
-        print(f"resumed from {ckpt} after epoch {trainer.epoch}")
-    history = trainer.fit(data, checkpoint=ckpt, progress=not args.no_progress)
+        print(f"resumed from {ckpt} after epoch {trainer.epoch} of {tcfg.epochs}")
+    history = trainer.fit(data, epochs=args.stop_after, checkpoint=ckpt, progress=not args.no_progress)
     write_json(out / "history.json", history)
     print(f"checkpoint: {ckpt}")
     return 0

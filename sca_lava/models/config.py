@@ -20,6 +20,46 @@ DEFAULT_NEURON = {
 }
 
 
+_INT = {"type": "integer"}
+_POS = {"type": "integer", "minimum": 1}
+#: JSON schema of one layer entry (also used for hardware what-if architectures)
+LAYER_SCHEMA = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": list(LAYER_TYPES)}},
+    "allOf": [
+        {"if": {"properties": {"type": {"const": "conv"}}},
+         "then": {"required": ["out"], "additionalProperties": False, "properties": {
+             "type": {}, "out": {**_POS, "maximum": 65536}, "kernel": {**_POS, "maximum": 64},
+             "stride": {**_POS, "maximum": 64}, "padding": {**_INT, "minimum": 0, "maximum": 64},
+             "groups": {**_POS, "maximum": 65536}}}},
+        {"if": {"properties": {"type": {"const": "dense"}}},
+         "then": {"required": ["out"], "additionalProperties": False, "properties": {
+             "type": {}, "out": {**_POS, "maximum": 1 << 20}}}},
+        {"if": {"properties": {"type": {"const": "flatten"}}},
+         "then": {"additionalProperties": False, "properties": {"type": {}}}},
+    ],
+}
+_NUMBER = {"type": "number"}
+#: JSON schema of a network config file (``sca-lava train --config``)
+NETWORK_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "input_shape": {"type": "array", "minItems": 3, "maxItems": 3, "items": {**_POS, "maximum": 4096}},
+        "layers": {"type": "array", "minItems": 1, "maxItems": 256, "items": LAYER_SCHEMA},
+        "neuron": {"type": "object", "additionalProperties": False, "properties": {
+            "threshold": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
+            "current_decay": {**_NUMBER, "minimum": 0, "maximum": 1},
+            "voltage_decay": {**_NUMBER, "minimum": 0, "maximum": 1},
+            "tau_grad": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
+            "scale_grad": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4}}},
+        "weight_scale": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
+        "num_steps": {**_POS, "maximum": 100_000},
+    },
+}
+
+
 @dataclass
 class NetworkConfig:
     """``layers``: dicts like ``{"type": "conv", "out": 16, "kernel": 3,
@@ -38,11 +78,11 @@ class NetworkConfig:
         return copy.deepcopy(d)
 
     @classmethod
-    def from_dict(cls, d: dict) -> NetworkConfig:
-        known = {"input_shape", "layers", "neuron", "weight_scale", "num_steps"}
-        unknown = set(d) - known
-        if unknown:
-            raise ScaLavaError(f"network config: unknown keys {sorted(unknown)}")
+    def from_dict(cls, d: dict, where: str = "network config") -> NetworkConfig:
+        """Validated against :data:`NETWORK_SCHEMA` (types, ranges, unknown keys)."""
+        from sca_lava.configfile import validate
+
+        validate(d, NETWORK_SCHEMA, where)
         cfg = cls(
             input_shape=tuple(int(v) for v in d.get("input_shape", (1, 28, 28))),
             layers=[dict(ly) for ly in d.get("layers", [])],
@@ -52,6 +92,13 @@ class NetworkConfig:
         )
         cfg.validate()
         return cfg
+
+    @classmethod
+    def from_file(cls, path) -> NetworkConfig:
+        """A network config JSON/YAML file (size, UTF-8, nesting and schema checked)."""
+        from sca_lava.configfile import load_structured
+
+        return cls.from_dict(load_structured(path, "network config"), f"{path}")
 
     def validate(self) -> None:
         if len(self.input_shape) != 3 or min(self.input_shape) < 1:
@@ -67,12 +114,20 @@ class NetworkConfig:
                 raise ScaLavaError(f"network config: conv layer {i} comes after flatten")
             if kind == "flatten":
                 flat = True
+            if kind == "conv" and int(ly.get("groups", 1)) != 1:
+                raise ScaLavaError(f"network config: conv layer {i}: grouped convolutions are not trained here")
             if kind in ("conv", "dense") and int(ly.get("out", 0)) < 1:
                 raise ScaLavaError(f"network config: layer {i} needs 'out' >= 1")
             if kind == "dense" and not flat and any(x.get("type") == "conv" for x in self.layers[:i]):
                 raise ScaLavaError(f"network config: dense layer {i} after conv needs a flatten first")
         if self.num_steps < 1:
             raise ScaLavaError("network config: num_steps must be >= 1")
+
+    def check_classes(self, num_classes: int) -> None:
+        """The classifier must have an output per class of the data set."""
+        if self.num_classes < num_classes:
+            raise ScaLavaError(f"network config: the classifier has {self.num_classes} outputs but the data set "
+                               f"has {num_classes} classes")
 
     @property
     def num_classes(self) -> int:

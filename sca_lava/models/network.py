@@ -16,7 +16,11 @@ from sca_lava.models.config import NetworkConfig
 class SpikingNet(torch.nn.Module):
     """Blocks in config order. ``forward`` takes spikes (N, C, H, W, T) and
     returns output spikes (N, classes, T); ``forward_all`` returns every
-    block's output (flatten included) for monitoring and comparisons."""
+    block's output (flatten included) for monitoring and comparisons.
+    ``contract`` (an ``InputContract``, set by training) is written into
+    every export and checkpoint of the network."""
+
+    contract = None
 
     def __init__(self, config: NetworkConfig):
         super().__init__()
@@ -58,20 +62,29 @@ class SpikingNet(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all(x)[-1]
 
-    def export_hdf5(self, path: str | os.PathLike) -> None:
-        """Write the netx file atomically (see :func:`export_blocks_hdf5`)."""
-        export_blocks_hdf5(path, self.config.input_shape, self.blocks)
+    def export_hdf5(self, path: str | os.PathLike, contract=None) -> None:
+        """Write the netx file atomically with its input contract (``contract``
+        or the network's own; see :func:`export_blocks_hdf5`)."""
+        export_blocks_hdf5(path, self.config.input_shape, self.blocks,
+                           contract=contract if contract is not None else self.contract)
 
 
-def export_blocks_hdf5(path: str | os.PathLike, input_shape, blocks) -> None:
+def export_blocks_hdf5(path: str | os.PathLike, input_shape, blocks, contract=None) -> None:
     """Write lava-dl blocks as a netx file, atomically: an ``input`` layer that
     carries the (C, H, W) shape (so netx needs no ``input_shape``), then each
-    block's own ``export_hdf5``. Blocks must know their shapes (a forward pass
-    or :class:`SpikingNet` sets them)."""
+    block's own ``export_hdf5``, and the input contract (an object with
+    ``write_hdf5``, e.g. ``sca_lava.netx.contract.InputContract``) when given.
+    Blocks must know their shapes (a forward pass or :class:`SpikingNet` sets
+    them)."""
     import h5py
     import numpy as np
 
+    if contract is not None and tuple(contract.input_shape) != tuple(input_shape):
+        raise ScaLavaError(f"input contract shape {tuple(contract.input_shape)} does not match the "
+                           f"network input {tuple(input_shape)}")
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        if contract is not None:
+            contract.write_hdf5(f)
         layer = f.create_group("layer")
         inp = layer.create_group("0")
         inp.create_dataset("type", (1,), "S10", [b"input"])

@@ -28,6 +28,7 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import conv_output_hw
+from sca_lava.netx.contract import InputContract
 
 #: layer types netx defines but cannot run (it raises NotImplementedError)
 NETX_UNSUPPORTED = ("pool", "convT", "unpool", "average", "concat")
@@ -378,6 +379,9 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
                                    "without gaps (netx reads them by index)")
             spec = _parse_layers(path, root, len(keys), input_shape)
             spec.contract = _contract(fh)
+            if spec.contract is not None and tuple(spec.contract.input_shape) != tuple(spec.input_shape):
+                raise ScaLavaError(f"{path}: the input contract's shape {spec.contract.input_shape} does not "
+                                   f"match the network input {spec.input_shape}")
             return spec
         except ScaLavaError:
             raise

@@ -48,17 +48,29 @@ def surgery_is_exact(masked: SpikingNet, small: SpikingNet, data: DataSplit, sam
     return bool(torch.equal(masked(xb), small(xb)))
 
 
+def warn_silent(blocks: list[int], measured: dict) -> None:
+    """A pruned net with a silent layer cannot classify: say so, loudly."""
+    import sys
+
+    print(f"WARNING: after pruning, block(s) {blocks} emit no spike on {measured['samples']} test samples: "
+          f"the network is dead downstream (test accuracy {measured['accuracy']:.4f}); prune less "
+          "(--target-params) or fine-tune longer", file=sys.stderr, flush=True)
+
+
 def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_config: PruneConfig | None = None,
                      train_config: TrainConfig | None = None, *, config: NetworkConfig | None = None,
                      dense_reference: SpikingNet | None = None, out_dir: str | os.PathLike | None = None,
                      resume: bool = False, eval_samples: int | None = None, progress: bool = False,
-                     log=print) -> tuple[SpikingNet, dict]:
+                     log=print, stop_after: int | None = None) -> tuple[SpikingNet, dict | None]:
     """Train with SCA masks (fine-tuning ``dense_model``, or from scratch on
     ``config``/the default net when it is None), remove the masked channels
     and measure. ``dense_reference`` (default: ``dense_model``) is the trained
     dense net the SynOps/accuracy fractions compare to. With ``out_dir``
     writes masked.pt (resumable), pruned.pt (a plain checkpoint
-    ``load_trained`` reads), pruned.net (netx) and report.{json,md,png}."""
+    ``load_trained`` reads), pruned.net (netx) and report.{json,md,png}.
+    ``stop_after`` ends the training early (resume it later); the result is
+    then (masked model, None). A layer left silent (no spike on the test
+    samples) is warned about loudly and listed in the report."""
     pcfg = prune_config or PruneConfig()
     tcfg = train_config or TrainConfig()
     if dense_model is not None:
@@ -77,8 +89,11 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
         trainer.load(load_checkpoint(ckpt))
         if log:
             log(f"resumed from {ckpt} after epoch {trainer.epoch}")
-    trainer.fit(data, checkpoint=ckpt, progress=progress, log=log)
+    trainer.fit(data, epochs=stop_after, checkpoint=ckpt, progress=progress, log=log)
+    if trainer.epoch < tcfg.epochs:
+        return model, None
     small = shrink(model)
+    small.contract = model.contract
     exact = surgery_is_exact(model, small, data, encoding=tcfg.encoding)
     if not exact:  # a bug, not a user error
         raise RuntimeError("surgery changed the output spikes")
@@ -87,7 +102,11 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     reference = dense_reference if dense_reference is not None else dense_model
     dense_m = (measure(reference, test_x, test_y, tcfg.encoding, tcfg.eval_batch_size, data.events)
                if reference is not None else None)
+    silent = [ly["block"] for ly in small_m["layers"] if ly["firing_rate"] == 0]
+    if silent:
+        warn_silent(silent, small_m)
     rep = build_report(small, dense_config, small_m, dense_m, extra={
+        "silent_layers": silent,
         "criterion": pcfg.criterion,
         "prune_config": pcfg.to_dict(),
         "train_config": asdict(tcfg),

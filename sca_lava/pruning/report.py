@@ -47,7 +47,7 @@ def measure(model: SpikingNet, x: np.ndarray, y: np.ndarray, encoding: str = "ra
     correct = 0
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size]
-        inp = torch.from_numpy(np.ascontiguousarray(xb if events else encode(xb, steps, encoding))).float()
+        inp = torch.from_numpy(np.ascontiguousarray(xb if events else encode(xb, steps, encoding, first_index=start))).float()
         outs = model.forward_all(inp)
         prev = inp
         for i, out in enumerate(outs):

@@ -1,5 +1,8 @@
 """Checkpoints: plain dicts of tensors and Python values, written atomically
-and read back with ``torch.load(weights_only=True)``."""
+and read back with ``torch.load(weights_only=True)``. Reading validates the
+structure (tensors where tensors go, finite weights, a list history), so a
+damaged or foreign checkpoint is a one-line error, never a traceback or a
+silently exported NaN network."""
 
 from __future__ import annotations
 
@@ -9,8 +12,11 @@ import zipfile
 
 import torch
 
-from sca_lava.atomic import atomic_path
+from sca_lava.atomic import atomic_path, check_input_file
 from sca_lava.errors import ScaLavaError
+
+#: checkpoints larger than this are refused before they are read
+MAX_BYTES = 4 << 30
 
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
@@ -19,13 +25,53 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    if not os.path.exists(path):
-        raise ScaLavaError(f"{path}: no such checkpoint")
+    check_input_file(path, "checkpoint", MAX_BYTES)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
+            AttributeError, TypeError, KeyError, IndexError, UnicodeDecodeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ScaLavaError(f"{path}: unreadable checkpoint ({first[:160]})") from None
     if not isinstance(state, dict) or "model" not in state or "config" not in state:
         raise ScaLavaError(f"{path}: not an sca_lava checkpoint (no model/config)")
+    validate_state(state, os.fspath(path))
     return state
+
+
+def validate_state(state: dict, where: str) -> None:
+    """Types of every field the loaders use."""
+    weights = state["model"]
+    if not isinstance(weights, dict) or not weights:
+        raise ScaLavaError(f"{where}: 'model' must map parameter names to tensors")
+    for key, value in weights.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ScaLavaError(f"{where}: model entry {str(key)[:60]!r} is {type(value).__name__}, not a tensor")
+        if value.is_floating_point() or value.is_complex():
+            if value.is_complex():
+                raise ScaLavaError(f"{where}: model entry {key!r} is complex")
+            if not bool(torch.isfinite(value).all()):
+                raise ScaLavaError(f"{where}: model entry {key!r} holds NaN or infinite values")
+    if not isinstance(state["config"], dict):
+        raise ScaLavaError(f"{where}: 'config' must be a network config mapping")
+    for key, kind in (("train_config", dict), ("history", list), ("callbacks", dict), ("optimizer", dict),
+                      ("pruning", dict)):
+        if key in state and not isinstance(state[key], kind):
+            raise ScaLavaError(f"{where}: {key!r} must be a {kind.__name__}, got {type(state[key]).__name__}")
+    if "history" in state and not all(isinstance(r, dict) for r in state["history"]):
+        raise ScaLavaError(f"{where}: 'history' must be a list of per-epoch records")
+    epoch = state.get("epoch", 0)
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= 10**6:
+        raise ScaLavaError(f"{where}: 'epoch' must be a non-negative integer, got {epoch!r}"[:160])
+    if state.get("contract") is not None:
+        from sca_lava.netx.contract import InputContract
+
+        InputContract.from_dict(state["contract"], where)
+    if "train_config" in state:
+        from sca_lava.training.trainer import TrainConfig
+
+        try:
+            TrainConfig.from_dict(state["train_config"])
+        except ScaLavaError as exc:
+            raise ScaLavaError(f"{where}: {exc}") from None
+        except TypeError as exc:
+            raise ScaLavaError(f"{where}: bad train config ({exc})") from None

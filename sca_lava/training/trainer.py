@@ -42,7 +42,30 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        if not isinstance(d, dict):
+            raise ScaLavaError(f"train config must be a mapping, got {type(d).__name__}")
+        cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Types and ranges (a checkpoint's recorded config is read back through here)."""
+        from sca_lava.data import ENCODINGS
+        from sca_lava.netx.contract import SEED_MAX
+
+        for name in ("epochs", "batch_size", "eval_batch_size", "seed"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not (0 if name == "seed" else 1) <= v <= (
+                    SEED_MAX if name == "seed" else 10**7):
+                raise ScaLavaError(f"train config: {name} must be a positive integer in range, got {v!r}"[:160])
+        for name in ("lr", "lr_min", "true_rate", "false_rate"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ScaLavaError(f"train config: {name} must be a finite number >= 0, got {v!r}"[:160])
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ScaLavaError(f"train config: lr_schedule must be cosine or constant, got {self.lr_schedule!r}"[:160])
+        if self.encoding not in ENCODINGS:
+            raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
 
 
 class Callback:
@@ -64,14 +87,17 @@ class Callback:
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool) -> torch.Tensor:
-    arr = x if events else encode(x, steps, encoding)
+def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 0, indices=None) -> torch.Tensor:
+    """Spikes of samples ``x`` at positions ``indices`` of their split (the
+    rate-poisson noise is keyed by (seed, index), see ``encode``)."""
+    arr = x if events else encode(x, steps, encoding, seed=seed, indices=indices)
     return torch.from_numpy(np.ascontiguousarray(arr)).float()
 
 
 @torch.no_grad()
 def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: int,
-                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False) -> dict:
+                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
+                   seed: int = 0) -> dict:
     """Accuracy (most output spikes; ties to the lowest class) and mean firing
     rate per block on a data set."""
     model.eval()
@@ -79,7 +105,8 @@ def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: i
     if n == 0:
         raise ScaLavaError("no samples to evaluate")
     for start in range(0, n, batch_size):
-        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events)
+        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events, seed,
+                     np.arange(start, min(start + batch_size, n)))
         outs = model.forward_all(xb)
         pred = outs[-1].sum(-1).argmax(1).numpy()
         correct += int((pred == y[start:start + batch_size]).sum())
@@ -101,6 +128,7 @@ class Trainer:
             true_rate=train_config.true_rate, false_rate=train_config.false_rate, reduction="sum")
         self.epoch = 0
         self.history: list[dict] = []
+        self.resumed_contract: dict | None = None
         for cb in self.callbacks:
             cb.on_train_begin(self)
         # created after callbacks so parameters they add (e.g. channel gains) are optimised
@@ -116,16 +144,23 @@ class Trainer:
             "train_config": asdict(self.cfg),
             "history": self.history,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
+            "contract": self.model.contract.to_dict() if self.model.contract is not None else None,
         }
 
     def save(self, path: str | os.PathLike) -> None:
         save_checkpoint(path, self.state_dict())
 
     def load(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Continue from a checkpoint (validated by ``load_checkpoint``); a
+        checkpoint of another network or optimiser is a one-line error."""
+        load_weights(self.model, state["model"], "checkpoint", strict=True)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise ScaLavaError(f"checkpoint: optimizer state does not fit this network ({_first_line(exc)})") from None
         self.epoch = int(state["epoch"])
         self.history = list(state.get("history", []))
+        self.resumed_contract = state.get("contract")
         saved = state.get("callbacks", {})
         for cb in self.callbacks:
             if cb.name in saved:
@@ -158,7 +193,7 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch", disable=not progress, leave=False)
         for start in bar:
             idx = order[start:start + cfg.batch_size]
-            xb = _spikes(data.train_x[idx], steps, cfg.encoding, data.events)
+            xb = _spikes(data.train_x[idx], steps, cfg.encoding, data.events, cfg.seed, idx)
             yb = torch.from_numpy(data.train_y[idx])
             outs = model.forward_all(xb)
             for cb in self.callbacks:
@@ -177,15 +212,27 @@ class Trainer:
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
-        """Train up to ``epochs`` (total, counting resumed ones); evaluate on the
-        test split after each epoch; checkpoint atomically after each epoch."""
-        epochs = self.cfg.epochs if epochs is None else epochs
+        """Train up to epoch ``epochs`` (counting resumed ones; default the
+        configured total, which the lr schedule always spans, so stopping early
+        and resuming gives the uninterrupted run); evaluate on the test split
+        and checkpoint atomically after each epoch. The network's input
+        contract comes from ``data``; a resumed run must see the same."""
+        epochs = self.cfg.epochs if epochs is None else min(epochs, self.cfg.epochs)
         if len(data.train_x) == 0:
             raise ScaLavaError("training set is empty")
+        from sca_lava.netx.contract import from_data
+
+        contract = from_data(data, self.model.config.num_steps, self.cfg.encoding, self.cfg.seed)
+        if self.resumed_contract is not None and self.resumed_contract != contract.to_dict():
+            old, new = self.resumed_contract, contract.to_dict()
+            diff = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in new if old.get(k) != new[k])
+            raise ScaLavaError(f"--resume: the checkpoint was trained on other inputs ({diff}); "
+                               "resume with the same data options")
+        self.model.contract = contract
         while self.epoch < epochs:
             record = {"epoch": self.epoch + 1, **self.train_epoch(data, progress)}
             ev = evaluate_model(self.model, data.test_x, data.test_y, self.model.config.num_steps,
-                                self.cfg.encoding, self.cfg.eval_batch_size, data.events)
+                                self.cfg.encoding, self.cfg.eval_batch_size, data.events, self.cfg.seed)
             record["test_accuracy"] = ev["accuracy"]
             record["firing_rates"] = ev["firing_rates"]
             self.epoch += 1
@@ -201,16 +248,43 @@ class Trainer:
         return self.history
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
+
+
+def load_weights(model: torch.nn.Module, weights: dict, where: str, strict: bool = False) -> list[str]:
+    """``model.load_state_dict`` with one-line errors for weights of another
+    architecture (missing or wrongly shaped tensors); returns unexpected keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in weights]
+    if missing:
+        raise ScaLavaError(f"{where}: weights do not match the network config (missing {missing[:3]})")
+    for key, ref in own.items():
+        if tuple(weights[key].shape) != tuple(ref.shape):
+            raise ScaLavaError(f"{where}: {key} has shape {tuple(weights[key].shape)} but the network config "
+                               f"needs {tuple(ref.shape)} (a checkpoint of another architecture?)")
+    unexpected = [k for k in weights if k not in own]
+    if strict and unexpected:
+        raise ScaLavaError(f"{where}: weights the network does not have ({unexpected[:3]})")
+    model.load_state_dict(weights, strict=False)
+    return unexpected
+
+
 def model_from_checkpoint(state: dict) -> SpikingNet:
     """Rebuild the network of a checkpoint (dense networks; pruning adds its
     own parameters through its callback)."""
+    from sca_lava.netx.contract import InputContract
+
     model = build_network(NetworkConfig.from_dict(state["config"]))
-    missing, unexpected = model.load_state_dict(state["model"], strict=False)
-    if missing:
-        raise ScaLavaError(f"checkpoint does not match its network config (missing {missing[:3]})")
+    unexpected = load_weights(model, state["model"], "checkpoint")
     if any("sca_" in key for key in unexpected):
         raise ScaLavaError("this is a masked pruning checkpoint: use the surgered pruned.pt next to it "
                            "(or sca_lava.pruning.load_masked)")
+    if unexpected:
+        raise ScaLavaError(f"checkpoint: weights the network does not have ({unexpected[:3]})")
+    if state.get("contract") is not None:
+        model.contract = InputContract.from_dict(state["contract"], "checkpoint")
     return model
 
 
