@@ -42,14 +42,15 @@ def positive_int(text: str) -> int:
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=None, choices=DATASETS,
-                   help="data set (default: the file's input contract, else mnist5k, shipped)")
+                   help="data set (default: the recorded input contract, else mnist5k, shipped)")
     p.add_argument("--data-root", default=None, help="folder holding MNIST/CIFAR-10/N-MNIST files (never downloaded)")
     p.add_argument("--encoding", default=None, choices=ENCODINGS,
-                   help="input spike encoding (default: the input contract, else rate-regular)")
+                   help="input spike encoding (default: the recorded input contract, else rate-regular)")
     p.add_argument("--seed", type=seed_int, default=None,
                    help="seed for initial weights, batch order and rate-poisson noise (default 0)")
     p.add_argument("--split-seed", type=seed_int, default=None,
-                   help=f"seed of the mnist5k train/test split (default: the input contract, else {DEFAULT_SPLIT_SEED})")
+                   help=f"seed of the mnist5k train/test split (default: the recorded input contract, else "
+                   f"{DEFAULT_SPLIT_SEED})")
 
 
 def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
@@ -61,9 +62,11 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     p.add_argument("--batch-size", type=positive_int, default=None, help="samples per training batch (default 32)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
+    p.add_argument("--test-samples", type=positive_int, default=None,
+                   help="evaluate on the first N test samples only")
     p.add_argument("--resume", action="store_true",
                    help=f"continue from {resume_from} with its recorded configuration")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def warn(message: str) -> None:

@@ -27,13 +27,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sca_lava.atomic import write_json
+    from sca_lava.atomic import check_output_path, write_json
     from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.errors import ScaLavaError
     from sca_lava.netx import read_netx
 
     if args.verify < 0:
         raise ScaLavaError("--verify must be 0 or a positive number of samples")
+    if args.json:
+        check_output_path(args.json, "file")
     spec = read_netx(args.model)  # fail on a bad file before loading data
     spikes, y, inp = load_inputs(args, spec, args.split, args.samples)
     report = evaluate_netx(args.model, spikes, y, batch_size=args.batch_size, device=args.device,

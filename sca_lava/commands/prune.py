@@ -45,7 +45,6 @@ def register(sub) -> None:
     p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")
     p.add_argument("--regrow", type=float, default=None, help="regrowth fraction q of all prunable channels (default 0.1)")
     add_training_args(p, "OUT/masked.pt")
-    p.add_argument("--test-samples", type=positive_int, default=None, help="use only the first N test samples")
     add_data_args(p)
     p.set_defaults(func=run)
 

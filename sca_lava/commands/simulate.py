@@ -20,11 +20,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from sca_lava.atomic import write_json
+    from sca_lava.atomic import check_output_path, write_json
     from sca_lava.deploy.agreement import compare_with_slayer
     from sca_lava.deploy.lava_runner import run_lava
     from sca_lava.netx import read_netx
 
+    if args.json:
+        check_output_path(args.json, "file")
     spec = read_netx(args.model)
     if args.checkpoint:
         from sca_lava.training.trainer import load_trained

@@ -65,7 +65,7 @@ class InputContract:
             _int(s, "input_shape", 1, MAX_DIM, bad)
         if self.dataset is not None and (not isinstance(self.dataset, str) or not self.dataset.isprintable()
                                          or not 0 < len(self.dataset) <= 64):
-            bad("dataset", f"must be a short name, got {self.dataset!r}")
+            bad("dataset", f"must be a short printable name, got {ascii(self.dataset)[:80]}")
         for name, hi in (("split_seed", SEED_MAX), ("encoding_seed", SEED_MAX), ("train_size", MAX_SAMPLES),
                          ("test_size", MAX_SAMPLES)):
             value = getattr(self, name)
