@@ -28,7 +28,7 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import conv_output_hw
-from sca_lava.netx.contract import InputContract
+from sca_lava.netx.contract import InputContract, read_contract
 
 #: layer types netx defines but cannot run (it raises NotImplementedError)
 NETX_UNSUPPORTED = ("pool", "convT", "unpool", "average", "concat")
@@ -132,7 +132,7 @@ class NetxSpec:
     input_shape: tuple[int, ...]
     layers: list[LayerSpec]
     dropped: list[tuple[int, str]] = field(default_factory=list)
-    contract: object | None = None
+    contract: InputContract | None = None  # the input contract (sca_lava.netx.contract)
     input_shape_in_file: bool = True  # netx finds the input shape in the file (else pass it to netx)
 
     @property
@@ -378,7 +378,7 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
                 raise ScaLavaError(f"{path}: 'layer' must hold groups named 0, 1, ..., {len(keys) - 1} "
                                    "without gaps (netx reads them by index)")
             spec = _parse_layers(path, root, len(keys), input_shape)
-            spec.contract = _contract(fh)
+            spec.contract = read_contract(fh)
             if spec.contract is not None and tuple(spec.contract.input_shape) != tuple(spec.input_shape):
                 raise ScaLavaError(f"{path}: the input contract's shape {spec.contract.input_shape} does not "
                                    f"match the network input {spec.input_shape}")
@@ -389,15 +389,6 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ScaLavaError(f"{path}: malformed netx layer description ({msg})") from None
 
-
-def _contract(fh):
-    """The input contract group (sca_lava.netx.contract), when that module exists."""
-    try:
-        from sca_lava.netx import contract as _c
-    except ImportError:
-        return None
-    reader = getattr(_c, "read_contract", None)
-    return reader(fh) if reader is not None else None
 
 
 def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
