@@ -214,6 +214,8 @@ def profiles(draw):
     raw["synapse_encoding"]["modes"]["value"] = draw(st.sampled_from([["dense"], ["sparse"], ["dense", "sparse"]]))
     raw["synapse_encoding"]["group_size"]["value"] = draw(st.integers(1, 64))
     raw["chip"]["cores_per_chip"]["value"] = draw(st.integers(1, 128))
+    raw["synapse_encoding"]["conv_weight_sharing"]["value"] = draw(st.booleans())
+    raw["mapping"]["tile_split"]["value"] = draw(st.sampled_from(["any", "halve"]))
     return validate_profile(raw, "hypothesis-profile")
 
 
@@ -270,6 +272,86 @@ def test_tile_counts_match_enumeration(spec, data):
     assert bs.sum() == ns.sum() and bn.sum() == nn.sum()
     assert np.array_equal(bs[:, y0:y0 + ns.shape[1], x0:x0 + ns.shape[2]], ns)
     assert np.array_equal(bn[:, y0:y0 + nn.shape[1], x0:x0 + nn.shape[2]], nn)
+
+
+def _conv_spec(ci, co, k, hw, pad):
+    w = np.random.default_rng(0).integers(1, 60, size=(co, ci, k, k)) * 2  # all nonzero
+    out = (co, *conv_output_hw((hw, hw), (k, k), (1, 1), (pad, pad), (1, 1)))
+    return NetxSpec("conv", (ci, hw, hw), [LayerSpec(0, "input", (ci, hw, hw), (ci, hw, hw)), LayerSpec(
+        1, "conv", (ci, hw, hw), out, weight=w, neuron=NEURON, kernel=(k, k), padding=(pad, pad))])
+
+
+def _documented_conv_cores(ci, co, k, h, prof):
+    """docs/hardware.md's rule for a weight-shared conv layer (stride 1, the
+    last layer): the fewest equal tiles (cg channels x rh x rw) with neurons
+    <= max_neurons, input axons (the tile's input window, ci x (rh+k-1) x
+    (rw+k-1), clipped to the map) <= max_input_axons, kernel slice bits
+    (cg x ci x k x k weights + one header per group of each input channel's
+    list) <= max_synapse_bits; no dependence on the number of synapses."""
+    wb, hb, g = (prof[f"synapse_encoding.{f}"] for f in ("weight_bits", "header_bits", "group_size"))
+    best = None
+    for rh in sorted({-(-h // n) for n in range(1, h + 1)}):
+        for rw in sorted({-(-h // n) for n in range(1, h + 1)}):
+            win = ci * min(h, rh + k - 1) * min(h, rw + k - 1)
+            for cg in range(1, co + 1):
+                bits = ci * (cg * k * k * wb + -(-cg * k * k // g) * hb)
+                if cg * rh * rw > prof["core.max_neurons"] or win > prof["core.max_input_axons"] or (
+                        bits > prof["core.max_synapse_bits"] or cg * rh * rw > prof["core.max_output_axons"]):
+                    break
+                n = -(-co // cg) * -(-h // rh) * -(-h // rw)
+                best = n if best is None else min(best, n)
+    return best
+
+
+def test_conv_cores_follow_neurons_and_kernel_not_synapses():
+    prof = load_profile("loihi1")
+    seen = {}
+    for ci, co, k, h in [(32, 64, 3, 16), (32, 64, 3, 32), (8, 64, 3, 16), (32, 64, 5, 16), (64, 32, 3, 8)]:
+        spec = _conv_spec(ci, co, k, h, pad=k // 2)
+        a = allocate(spec, prof)
+        la = a.layers[0]
+        assert la.cores == _documented_conv_cores(ci, co, k, h, prof), (ci, co, k, h)
+        for t in la.tiles:  # each core stores its kernel slice once (dense mode: every tap)
+            cg = t.c[1] - t.c[0]
+            assert t.usage["synapse_bits"] == ci * (cg * k * k * 8 + -(-cg * k * k // 64) * 10)
+        seen[(ci, co, k, h)] = (la.cores, sum(t.synapses for t in la.tiles))
+    # 4x the neurons (32x32 map): 4x the synapses and 4x the cores
+    assert seen[(32, 64, 3, 32)][0] == 4 * seen[(32, 64, 3, 16)][0]
+    # a quarter of the input channels: a quarter of the synapses, but the same neurons bind the cores
+    assert seen[(8, 64, 3, 16)][1] * 4 == seen[(32, 64, 3, 16)][1]
+    assert seen[(8, 64, 3, 16)][0] == seen[(32, 64, 3, 16)][0] == 16 == 64 * 16 * 16 // 1024
+    # storing every synapse separately (no weight sharing) needs far more cores for the same layer
+    raw = _raw("loihi1")
+    raw["synapse_encoding"]["conv_weight_sharing"]["value"] = False
+    unshared = allocate(_conv_spec(32, 64, 3, 16, 1), validate_profile(raw, "no-sharing"))
+    assert unshared.total_cores > 2 * seen[(32, 64, 3, 16)][0]
+    assert unshared.layers[0].binding_limit(unshared.limits) == "synapse_bits"
+
+
+def test_dense_layer_with_large_fan_in_is_split_by_synaptic_memory():
+    w = np.random.default_rng(1).integers(1, 60, size=(256, 2048)) * 2
+    spec = NetxSpec("dense", (2048,), [LayerSpec(0, "input", (2048,), (2048,)),
+                                        LayerSpec(1, "dense", (2048,), (256,), weight=w, neuron=NEURON)])
+    l1 = allocate(spec, "loihi1")
+    la = l1.layers[0]
+    # Loihi 1, dense mode: 2048 axons x (cg x 8 bits + one 10-bit header) <= 128 KiB -> cg = 62
+    assert la.tile_shape[0] == 62 and la.cores == 5
+    assert la.binding_limit(l1.limits) == "synapse_bits"
+    # Loihi 2 (one pool for synapses, state and axons; sparse synapses; halving):
+    # 2048 x (cg x 21 + 10) + cg x 48 + (2048 + cg) x 32 <= 192 KB -> cg <= 34 -> halved to 32
+    l2 = allocate(spec, "loihi2")
+    la2 = l2.layers[0]
+    assert la2.binding_limit(l2.limits) in ("shared_bits", "synapse_bits")
+    assert la2.tile_shape[0] == 32 and la2.cores == 8
+    assert max(t.usage["neurons"] for t in la2.tiles) < 0.01 * l2.limits["neurons"]
+
+
+def test_halving_granularity_uses_only_halved_tiles():
+    spec = _conv_spec(16, 48, 3, 24, 1)
+    a = allocate(spec, "loihi2")
+    cg, rh, rw = a.layers[0].tile_shape
+    halvings = lambda n: {-(-n // (1 << e)) for e in range(8)}  # noqa: E731
+    assert cg in halvings(48) and rh in halvings(24) and rw in halvings(24)
 
 
 def test_pruned_network_takes_fewer_cores_and_zero_weights_need_no_storage(tmp_path):

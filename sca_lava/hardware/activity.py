@@ -66,7 +66,7 @@ def _events(v: SynView, x: np.ndarray) -> np.ndarray:
     import torch
 
     w = torch.from_numpy(v.struct.astype(np.float32))
-    xt = torch.from_numpy(x.astype(np.float32))
+    xt = torch.from_numpy((x != 0).astype(np.float32))
     out = torch.nn.functional.conv2d(xt, w, stride=v.stride, padding=v.padding, dilation=v.dilation)
     return out.numpy() > 0.5
 
@@ -87,7 +87,8 @@ def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: di
                    ) -> Activity:
     """Count activity from spikes in SLAYER layout: ``input_spikes`` (N, *in, T)
     is what the first neuron layer receives, ``layer_spikes[j]`` neuron layer
-    j's output (N, *out, T)."""
+    j's output (N, *out, T). Graded payloads (SDNN) count as one event each
+    where nonzero."""
     from scipy import sparse
 
     input_spikes = np.asarray(input_spikes)
@@ -123,8 +124,9 @@ def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: di
                                       v.out_shape).reshape(-1)
         lay = dict.fromkeys(QUANTITIES, 0.0)
         for s in range(n):
-            x = np.asarray(x_all[s]).reshape(in_size, t).astype(np.float64)
-            y = np.asarray(y_all[s]).reshape(out_size, t).astype(np.float64)
+            # a graded spike (payload != 0, SDNN) is one event like a binary spike
+            x = (np.asarray(x_all[s]).reshape(in_size, t) != 0).astype(np.float64)
+            y = (np.asarray(y_all[s]).reshape(out_size, t) != 0).astype(np.float64)
             syn = f_struct.T @ x
             sto = f_stored.T @ x
             sin = f_axon.T @ x
@@ -144,5 +146,5 @@ def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: di
         lay["layer"] = v.index
         per_layer.append(lay)
     per_core = {q: per_step[q].sum(axis=(0, 2)) / n for q in QUANTITIES}
-    host = float(np.asarray(layer_spikes[len(alloc.layers) - 1]).sum()) / n
+    host = float((np.asarray(layer_spikes[len(alloc.layers) - 1]) != 0).sum()) / n
     return Activity(n, t, per_core, per_layer, per_step, host)

@@ -74,6 +74,7 @@ class SynView:
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     bias_nonzero: np.ndarray | None = None  # bool per output channel / feature
+    shared: bool = False  # conv weight sharing: the kernel slice is stored once per core
 
     @property
     def neurons(self) -> int:
@@ -179,6 +180,15 @@ def _bits(n, axon, prof: Profile, mode: str) -> int:
     return int((-(-n // g) * h).sum() + n.sum() * per)
 
 
+def _kernel_bits(v: SynView, c0: int, c1: int, prof: Profile, mode: str) -> int:
+    """Synaptic memory of a weight-shared conv core: the kernel slice of its
+    output channels c0..c1 stored once, one synapse list per input channel that
+    has a nonzero weight into them (positions index it through their axon)."""
+    used = v.nz[c0:c1].any(axis=(0, 2, 3))
+    per_ci = (v.struct if mode == "dense" else v.nz)[c0:c1].sum(axis=(0, 2, 3))
+    return _bits(per_ci, used, prof, mode)
+
+
 def exact_tile(v: SynView, box, prof: Profile, dest_prefix: np.ndarray, keep: bool = False) -> Tile:
     """Exact usage of one tile ``box`` = (c0, c1, r0, r1, q0, q1)."""
     c0, c1, r0, r1, q0, q1 = box
@@ -186,10 +196,9 @@ def exact_tile(v: SynView, box, prof: Profile, dest_prefix: np.ndarray, keep: bo
     axon = n_n > 0
     modes = prof["synapse_encoding.modes"]
     options = {}
-    if "sparse" in modes:
-        options["sparse"] = _bits(n_n, axon, prof, "sparse")
-    if "dense" in modes:
-        options["dense"] = _bits(n_s, axon, prof, "dense")
+    for mode, n in (("sparse", n_n), ("dense", n_s)):
+        if mode in modes:
+            options[mode] = _kernel_bits(v, c0, c1, prof, mode) if v.shared else _bits(n, axon, prof, mode)
     enc = min(options, key=options.get)
     neurons = (c1 - c0) * (r1 - r0) * (q1 - q0)
     out_ax = int(_box_sum(dest_prefix, box))
@@ -268,12 +277,17 @@ class _Bounds:
         in_ax = min(self.ci_used * win_h * win_w, int(self.top_n[cg]) * rh * rw)
         g, h = p["synapse_encoding.group_size"], p["synapse_encoding.header_bits"]
         wb, ib = p["synapse_encoding.weight_bits"], p["synapse_encoding.index_bits"]
-        ns, nn = self.top_s[cg] * rh * rw, self.top_n[cg] * rh * rw
+        if v.shared:  # the kernel slice once, one list per used input channel
+            ns, nn = self.top_s[cg], self.top_n[cg]
+            lists = self.ci_used
+        else:
+            ns, nn = self.top_s[cg] * rh * rw, self.top_n[cg] * rh * rw
+            lists = in_ax
         opts = []
         if "sparse" in p["synapse_encoding.modes"]:
-            opts.append(nn * (wb + ib) + (nn / g + in_ax) * h)
+            opts.append(nn * (wb + ib) + (nn / g + lists) * h)
         if "dense" in p["synapse_encoding.modes"]:
-            opts.append(ns * wb + (ns / g + in_ax) * h)
+            opts.append(ns * wb + (ns / g + lists) * h)
         bits = min(opts)
         co, ho, wo = v.out_shape
         out_ax = max(_box_sum(self.prefix, b) for b in _boxes((co, ho, wo), cg, rh, rw))
@@ -370,7 +384,8 @@ def _layer_need(v: SynView, prof: Profile, dest: np.ndarray) -> dict[str, int]:
     n_s, n_n, _, _ = tile_counts(v, 0, co, 0, ho, 0, wo)
     in_ax = int((n_n > 0).sum())
     out_ax = int((dest > 0).sum())
-    bits = int(n_n.sum()) * prof["synapse_encoding.weight_bits"]
+    stored_once = int(v.nz.sum()) if v.shared else int(n_n.sum())  # a shared kernel: each weight once
+    bits = stored_once * prof["synapse_encoding.weight_bits"]
     return {
         "neurons": v.neurons,
         "synapse_bits": bits,
@@ -398,9 +413,38 @@ def _exact_tiling(v, prof, prefix, lim, shape):
     return tiles, None
 
 
-def allocate_layer(v: SynView, prof: Profile, dest: np.ndarray, lim: dict[str, int]) -> LayerAlloc:
+def _halvings(n: int) -> list[int]:
+    """Tile sizes reachable by halving n: ceil(n / 2^k) down to 1."""
+    out, k = [], 0
+    while True:
+        size = -(-n // (1 << k))
+        if not out or size < out[-1]:
+            out.append(size)
+        if size == 1:
+            return out
+        k += 1
+
+
+def _halve_shape(v: SynView, bounds: _Bounds, lim: dict[str, int]):
+    """The compiler's granularity (Loihi 2): the fewest tiles among the halvings
+    of channels, rows and columns whose usage bound fits (channel splits first)."""
     co, ho, wo = v.out_shape
-    bounds = _Bounds(v, prof, dest)
+    best = None
+    for cg in _halvings(co):
+        for rh in _halvings(ho):
+            for rw in _halvings(wo):
+                if cg * rh * rw > lim["neurons"] or _fits(bounds.usage(cg, rh, rw), lim) is not None:
+                    continue
+                key = (-(-co // cg) * -(-ho // rh) * -(-wo // rw), -rh * rw, -rw)
+                if best is None or key < best[0]:
+                    best = (key, (cg, rh, rw))
+    return None if best is None else best[1]
+
+
+def _any_shape(v: SynView, bounds: _Bounds, lim: dict[str, int]):
+    """Any equal split (NxTF-like search): for every spatial tile the largest
+    channel group whose usage bound fits, by bisection; the fewest tiles win."""
+    co, ho, wo = v.out_shape
     best = None  # (tiles, -area, shape)
     for rh in _candidates(ho):
         for rw in _candidates(wo):
@@ -419,14 +463,18 @@ def allocate_layer(v: SynView, prof: Profile, dest: np.ndarray, lim: dict[str, i
             key = (n, -rh * rw, -rw)
             if best is None or key < best[0]:
                 best = (key, (lo, rh, rw))
-    if best is None:
-        shape = (1, 1, 1)
-    else:
-        shape = best[1]
+    return None if best is None else best[1]
+
+
+def allocate_layer(v: SynView, prof: Profile, dest: np.ndarray, lim: dict[str, int]) -> LayerAlloc:
+    co, ho, wo = v.out_shape
+    bounds = _Bounds(v, prof, dest)
+    halve = prof["mapping.tile_split"] == "halve"
+    shape = (_halve_shape if halve else _any_shape)(v, bounds, lim) or (1, 1, 1)
     prefix = bounds.prefix
     boxes, fail = _exact_tiling(v, prof, prefix, lim, shape)
     while boxes is None and shape[0] > 1:  # the bound should make this unreachable
-        shape = (shape[0] - 1, shape[1], shape[2])
+        shape = (-(-shape[0] // 2) if halve else shape[0] - 1, shape[1], shape[2])
         boxes, fail = _exact_tiling(v, prof, prefix, lim, shape)
     if boxes is None and shape != (1, 1, 1):
         shape = (1, 1, 1)
@@ -437,15 +485,24 @@ def allocate_layer(v: SynView, prof: Profile, dest: np.ndarray, lim: dict[str, i
             f"{v.describe} cannot be mapped on {prof.name}: a single neuron needs {t.usage[bad]} "
             f"{bad.replace('_', ' ')} but a core has {lim[bad]} ({LIMITS[bad]})")
     # grow the channel group with exact checks (the bound is loose for sparse weights)
-    lo, hi = shape[0], min(co, lim["neurons"] // (shape[1] * shape[2]))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        cand, _ = _exact_tiling(v, prof, prefix, lim, (mid, shape[1], shape[2]))
-        if cand is not None:
-            lo, boxes = mid, cand
-        else:
-            hi = mid - 1
-    shape = (lo, shape[1], shape[2])
+    if halve:
+        for cg in (c for c in _halvings(co) if c > shape[0]):  # largest first
+            if cg * shape[1] * shape[2] > lim["neurons"]:
+                continue
+            cand, _ = _exact_tiling(v, prof, prefix, lim, (cg, shape[1], shape[2]))
+            if cand is not None:
+                shape, boxes = (cg, shape[1], shape[2]), cand
+                break
+    else:
+        lo, hi = shape[0], min(co, lim["neurons"] // (shape[1] * shape[2]))
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            cand, _ = _exact_tiling(v, prof, prefix, lim, (mid, shape[1], shape[2]))
+            if cand is not None:
+                lo, boxes = mid, cand
+            else:
+                hi = mid - 1
+        shape = (lo, shape[1], shape[2])
     tiles = [exact_tile(v, box, prof, prefix, keep=True) for box in boxes]
     need = _layer_need(v, prof, dest)
     lb, lb_lim = lower_bound(need, lim)
@@ -462,6 +519,8 @@ def allocate(spec: NetxSpec, profile, max_chips: int | None = None, dense_weight
     prof = load_profile(profile)
     lim = limits_of(prof)
     views = [syn_view(ly, j, dense_weights) for j, ly in enumerate(spec.neuron_layers)]
+    for v in views:
+        v.shared = v.kind == "conv" and prof["synapse_encoding.conv_weight_sharing"]
     allocs: list[LayerAlloc | None] = [None] * len(views)
     dest = np.ones(views[-1].out_shape, dtype=np.int64)  # the last layer sends to the host
     for j in range(len(views) - 1, -1, -1):

@@ -39,20 +39,33 @@ def _synapse_unit(kind: str, encoding: str | None) -> str:
     return SYNAPSE_UNIT[kind]
 
 
-def op_energy_pj(profile, kind: str, encoding: str | None = None) -> dict[str, float]:
+def payload_bits(layer, profile) -> int:
+    """Payload bits a layer's spike messages carry: 0 for binary spikes; for
+    graded spikes (SDNN) the file's message bits, else the profile's."""
+    n = getattr(layer, "neuron", None)
+    if n is None or not n.graded:
+        return 0
+    return int(n.message_bits) or int(load_profile(profile)["routing.graded_payload_bits"])
+
+
+def op_energy_pj(profile, kind: str, encoding: str | None = None, payload: int = 0) -> dict[str, float]:
     """pJ per operation of a layer of ``kind`` ("conv" | "dense" | "input"):
     ``synop`` (one synaptic event), ``neuron_active`` / ``neuron_inactive``
     (one neuron update per step), ``message`` (one spike message delivered to
     a core, including its mean mesh hops) and ``spike_out`` (one spike
     emitted). ``encoding`` ("dense" | "sparse") is a core's synapse storage;
-    a dense layer stored sparse is priced as sparse synapses. The one place
-    per-op energies are read (the budget and the pruner's cost model)."""
+    a dense layer stored sparse is priced as sparse synapses. ``payload``: bits
+    of a graded spike the message carries (:func:`payload_bits` of the sending
+    layer), charged in proportion to the message's ``routing.message_bits``.
+    The one place per-op energies are read (the budget and the pruner's cost
+    model)."""
     p = load_profile(profile)
+    per_msg = p["energy_pj.spike_message"] + p["routing.hops_per_message"] * p["energy_pj.spike_hop"]
     return {
         "synop": p[f"energy_pj.{_synapse_unit(kind, encoding)}"],
         "neuron_active": p["energy_pj.neuron_active"],
         "neuron_inactive": p["energy_pj.neuron_inactive"],
-        "message": p["energy_pj.spike_message"] + p["routing.hops_per_message"] * p["energy_pj.spike_hop"],
+        "message": per_msg * (1 + payload / p["routing.message_bits"]),
         "spike_out": p["energy_pj.spike_out"],
     }
 
@@ -71,8 +84,12 @@ def op_time_ns(profile, kind: str, encoding: str | None = None) -> dict[str, flo
 
 
 def _per_core(alloc: Allocation, fn) -> dict[str, np.ndarray]:
-    """Per-op cost of every core (its layer's kind and its synapse encoding)."""
-    rows = [fn(alloc.profile, la.view.kind, t.encoding) for la in alloc.layers for t in la.tiles]
+    """Per-op cost of every core (its layer's kind, its synapse encoding and the
+    payload of the messages it receives, i.e. of the layer before)."""
+    layers = alloc.spec.neuron_layers
+    rows = [fn(alloc.profile, la.view.kind, t.encoding, *([payload_bits(layers[j - 1], alloc.profile)]
+                                                           if fn is op_energy_pj and j > 0 else []))
+            for j, la in enumerate(alloc.layers) for t in la.tiles]
     return {k: np.array([r[k] for r in rows], dtype=np.float64) for k in rows[0]}
 
 
@@ -89,7 +106,8 @@ def estimate(alloc: Allocation, act: Activity) -> dict:
         "routing": pc["spikes_in"] * e["message"],
     }  # (cores,) pJ per sample
     last = alloc.layers[-1]
-    host_pj = act.host_spikes_out * float(op_energy_pj(p, last.view.kind)["message"])
+    host_pj = act.host_spikes_out * float(op_energy_pj(
+        p, last.view.kind, payload=payload_bits(alloc.spec.neuron_layers[-1], p))["message"])
     breakdown_uj = {k: float(v.sum()) * 1e-6 for k, v in per_op_pj.items()}
     breakdown_uj["routing"] += host_pj * 1e-6
     tot = act.totals()

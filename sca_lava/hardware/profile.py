@@ -17,7 +17,7 @@ from pathlib import Path
 from sca_lava.errors import ScaLavaError
 
 #: section -> field -> kind: "count" (positive integer), "count0" (integer >= 0),
-#: "num" (number >= 0), "modes" (list of dense/sparse)
+#: "num" (number >= 0), "modes" (list of dense/sparse), "bool", "split" (one of SPLITS)
 SCHEMA: dict[str, dict[str, str]] = {
     "chip": {"cores_per_chip": "count"},
     "core": {
@@ -35,7 +35,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         "header_bits": "count0",
         "group_size": "count",
         "modes": "modes",
+        "conv_weight_sharing": "bool",  # a conv kernel stored once per core, indexed by position
     },
+    "mapping": {"tile_split": "split"},
     "energy_pj": {
         "synop_dense": "num",  # per synaptic event, by synapse storage (SANA-FE's three units)
         "synop_sparse": "num",
@@ -46,7 +48,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "spike_message": "num",  # per message delivered to a core
         "spike_hop": "num",
     },
-    "routing": {"hops_per_message": "num"},
+    "routing": {"hops_per_message": "num", "message_bits": "count", "graded_payload_bits": "count0"},
     "static": {"power_mw_per_chip": "num"},
     "timing_ns": {
         "step_overhead": "num",
@@ -63,6 +65,9 @@ TOP_LEVEL_TEXT = ("name", "description")
 #: optional top-level section: measured cross-checks, name -> {value: number, source: text}
 VALIDATION = "validation"
 MODES = ("dense", "sparse")
+#: how the mapper may cut a layer into per-core tiles: "any" = any equal split of channels,
+#: rows and columns (NxTF-like search); "halve" = only halvings of the layer (Loihi 2's compiler)
+SPLITS = ("any", "halve")
 
 
 @dataclass
@@ -192,6 +197,14 @@ def _validation(path: str, sec) -> dict[str, dict]:
 
 
 def _check_value(path: str, fld: str, kind: str, v):
+    if kind == "bool":
+        if not isinstance(v, bool):
+            raise _err(path, fld, f"must be true or false, got {v!r}")
+        return v
+    if kind == "split":
+        if v not in SPLITS:
+            raise _err(path, fld, f"must be one of {', '.join(SPLITS)}, got {v!r}")
+        return v
     if kind == "modes":
         if not isinstance(v, list) or not v or any(m not in MODES for m in v):
             raise _err(path, fld, f"must be a non-empty list of {', '.join(MODES)}, got {v!r}")
