@@ -1,32 +1,50 @@
-"""SCA vs baselines vs dense on MNIST-5k at ~50/30/10 % of the dense
-parameters, plus the bookkeeping overhead of SCA on a SLAYER training step.
+"""Pruning criteria on the accuracy-vs-deployment-cost frontier (issue 9).
 
-Full run (long: 2 seeds x 3 targets x 5 criteria x epochs):
-    .venv/bin/python benchmarks/bench_pruning.py --epochs 8 --seeds 2
-Quick look:
-    .venv/bin/python benchmarks/bench_pruning.py --epochs 3 --seeds 1 --train-samples 1000 \
-        --test-samples 500 --targets 0.3 --criteria sca l1 random
-Overhead only:
+Every criterion, fine-tuned from the same dense checkpoint per seed, at
+Loihi 2 dynamic-energy budgets (default 50 / 30 / 15 % of the dense net) and
+at equal parameter budgets; each pruned net is measured the way it deploys:
+SLAYER test accuracy, parameters, SynOps, Loihi 1 / Loihi 2 cores and Loihi 2
+dynamic energy per inference (activity from the bit-exact fixed-point
+evaluator on the first --budget-samples test digits). Prints a table and
+writes Pareto plots (accuracy vs energy, vs cores, vs params) as PNG.
+
+Resumable: every finished run is one JSON file under OUT/rows/ (skipped when
+present) and the dense nets are checkpoints OUT/dense_seed<S>.pt, so criteria,
+budgets or seeds can run in separate invocations and a stopped run continues
+where it was. ``--report-only`` rebuilds table and plots from OUT/rows.
+
+Full setting (hours on 2 CPU cores):
+    .venv/bin/python benchmarks/bench_pruning.py --out runs/bench_pruning
+A slice, e.g. one criterion at the 30 % energy budget, seed 0:
+    .venv/bin/python benchmarks/bench_pruning.py --criteria sca --energy 0.3 --params --seeds 0
+Bookkeeping overhead of SCA on a training step only:
     .venv/bin/python benchmarks/bench_pruning.py --overhead-only
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from sca_lava.atomic import write_json
+from sca_lava.atomic import write_json, write_text
 from sca_lava.data import encode, load_mnist5k
-from sca_lava.models import build_network, default_config
-from sca_lava.models.config import small_config
+from sca_lava.models import build_network
+from sca_lava.models.config import ARCHS, DEFAULT_ARCH, named_config
+from sca_lava.plotting import new_figure, save_figure
 from sca_lava.pruning import CRITERIA, PruneConfig, SCAPruner, prune_and_shrink
 from sca_lava.pruning.report import measure
-from sca_lava.training import TrainConfig, Trainer
+from sca_lava.training import TrainConfig, Trainer, load_checkpoint
+from sca_lava.workflow import RECIPES, synapse_counts
+
+PROFILES = ("loihi1", "loihi2")
 
 
 def overhead(config, steps: int = 20, batch: int = 32, repeats: int = 3) -> dict:
@@ -67,85 +85,243 @@ def overhead(config, steps: int = 20, batch: int = 32, repeats: int = 3) -> dict
     return {"plain_step_s": plain, "sca_step_s": sca, "ratio": sca / plain}
 
 
-def run_grid(args) -> list[dict]:
-    config = small_config() if args.config == "small" else default_config()
-    rows = []
-    for seed in range(args.seeds):
+# --- measuring one net the way it deploys -------------------------------------
+
+def deployment_cost(model, test_spikes: np.ndarray) -> dict:
+    """Loihi 1 / Loihi 2 cores and dynamic energy per inference of ``model``'s
+    netx export, activity from the fixed-point evaluator on ``test_spikes``."""
+    from sca_lava.deploy.fixed_point import run_fixed_point
+    from sca_lava.hardware.budget import budget_netx
+
+    with tempfile.TemporaryDirectory(prefix="bench_pruning_") as tmp:
+        path = Path(tmp) / "net.net"
+        model.export_hdf5(path)
+        record = run_fixed_point(str(path), test_spikes, record_all=True, progress=False)
+        out = {}
+        for prof in PROFILES:
+            b = budget_netx(str(path), prof, test_spikes, lava=record)
+            out[prof] = {"cores": b["cores"], "dynamic_energy_uj": b["dynamic_energy_uj"]}
+    return out
+
+
+def prune_config(criterion: str, kind: str, value: float, seed: int) -> PruneConfig:
+    """The PruneConfig of one budget (``kind``: params or energy)."""
+    if kind == "params":
+        return PruneConfig(criterion=criterion, target_params=value, seed=seed)
+    raise SystemExit(f"budget kind {kind!r} is not supported by this version of sca_lava.pruning")
+
+
+def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path:
+    return out / "rows" / f"seed{seed}" / f"{method}@{kind}={value:g}.json"
+
+
+def dense_net(args, config, data, seed: int):
+    """Train (or resume, or load) the dense net of ``seed``; checkpoint
+    OUT/dense_seed<S>.pt after every epoch."""
+    ckpt = Path(args.out) / f"dense_seed{seed}.pt"
+    tcfg = TrainConfig(epochs=args.epochs, seed=seed, shift=args.shift)
+    trainer = Trainer(build_network(config, seed), tcfg)
+    if ckpt.exists():
+        trainer.load(load_checkpoint(ckpt))
+    if trainer.epoch < args.epochs:
+        trainer.fit(data, checkpoint=ckpt, progress=False,
+                    log=lambda m: print(f"seed {seed} dense {m}", flush=True))
+    return trainer.model
+
+
+def run_grid(args) -> None:
+    config = named_config(args.arch)
+    out = Path(args.out)
+    budgets = [("energy", v) for v in args.energy] + [("params", v) for v in args.params]
+    for seed in args.seeds:
         data = load_mnist5k(seed).subset(train=args.train_samples, test=args.test_samples)
-        tcfg = TrainConfig(epochs=args.epochs, seed=seed)
-        dense = build_network(config, seed)
+        test_spikes = encode(data.test_x[:args.budget_samples], config.num_steps)
+        dense_file = row_path(out, seed, "dense", "params", 1.0)
+        pending = [(c, k, v) for k, v in budgets for c in args.criteria if not row_path(out, seed, c, k, v).exists()]
+        if not pending and dense_file.exists():
+            continue
         t0 = time.time()
-        Trainer(dense, tcfg).fit(data, progress=False, log=None)
-        m = measure(dense, data.test_x, data.test_y)
-        rows.append({"method": "dense", "target": 1.0, "seed": seed, "accuracy": m["accuracy"],
-                     "param_fraction": 1.0, "synops_fraction": 1.0, "seconds": time.time() - t0})
-        print(f"seed {seed} dense: acc {m['accuracy']:.4f}", flush=True)
-        ptcfg = TrainConfig(epochs=args.prune_epochs or args.epochs, seed=seed, lr=args.prune_lr or tcfg.lr)
-        for target in args.targets:
-            for crit in args.criteria:
-                t0 = time.time()
-                pcfg = PruneConfig(criterion=crit, target_params=target, seed=seed, regrow=args.regrow)
-                _, rep = prune_and_shrink(dense if args.finetune else None, data, pcfg, ptcfg, config=config,
+        dense = dense_net(args, config, data, seed)
+        if not dense_file.exists():
+            m = measure(dense, data.test_x, data.test_y)
+            counts = synapse_counts(dense)
+            row = {"method": "dense", "kind": "params", "budget": 1.0, "seed": seed, "accuracy": m["accuracy"],
+                   "params": sum(counts.values()), "synops": m["synops_per_sample"],
+                   "cost": deployment_cost(dense, test_spikes), "seconds": time.time() - t0}
+            write_json(dense_file, row)
+            print(f"seed {seed} dense: acc {row['accuracy']:.4f}", flush=True)
+        ref = json.loads(dense_file.read_text())
+        ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr)
+        for crit, kind, value in pending:
+            t0 = time.time()
+            small, rep = prune_and_shrink(dense, data, prune_config(crit, kind, value, seed), ptcfg,
                                           dense_reference=dense, log=None)
-                row = {"method": crit, "target": target, "seed": seed, "accuracy": rep["test_accuracy"],
-                       "param_fraction": rep["param_fraction"], "synops_fraction": rep["synops_fraction"],
-                       "channels": [c["after"] for c in rep["channels_per_layer"]],
-                       "seconds": time.time() - t0}
-                rows.append(row)
-                print(f"seed {seed} {crit:>12s} @ {target:.2f}: acc {row['accuracy']:.4f} params "
-                      f"{row['param_fraction']:.3f} synops {row['synops_fraction']:.3f} "
-                      f"channels {row['channels']} ({row['seconds']:.0f} s)", flush=True)
-    return rows
+            cost = deployment_cost(small, test_spikes)
+            row = {"method": crit, "kind": kind, "budget": value, "seed": seed, "accuracy": rep["test_accuracy"],
+                   "params": rep["params"], "param_fraction": rep["param_fraction"],
+                   "synops_fraction": rep["synops_fraction"], "cost": cost,
+                   "energy_fraction": cost["loihi2"]["dynamic_energy_uj"] / ref["cost"]["loihi2"]["dynamic_energy_uj"],
+                   "channels": [c["after"] for c in rep["channels_per_layer"]], "seconds": time.time() - t0}
+            write_json(row_path(out, seed, crit, kind, value), row)
+            print(f"seed {seed} {crit:>12s} @ {kind}={value:g}: acc {row['accuracy']:.4f} params "
+                  f"{row['param_fraction']:.3f} synops {row['synops_fraction']:.3f} energy "
+                  f"{row['energy_fraction']:.3f} cores L1 {cost['loihi1']['cores']} L2 {cost['loihi2']['cores']} "
+                  f"channels {row['channels']} ({row['seconds']:.0f} s)", flush=True)
+
+
+# --- report -------------------------------------------------------------------
+
+def load_rows(out: Path) -> list[dict]:
+    """Every finished run under OUT/rows, with fractions of its seed's dense net."""
+    rows = [json.loads(p.read_text()) for p in sorted((out / "rows").glob("seed*/*.json"))]
+    dense = {r["seed"]: r for r in rows if r["method"] == "dense"}
+    for r in rows:
+        d = dense.get(r["seed"])
+        if d is None:
+            continue
+        r["param_fraction"] = r["params"] / d["params"]
+        r["energy_fraction"] = r["cost"]["loihi2"]["dynamic_energy_uj"] / d["cost"]["loihi2"]["dynamic_energy_uj"]
+        r["synops_fraction"] = r.get("synops_fraction", 1.0)
+        for prof in PROFILES:
+            r[f"{prof}_cores"] = r["cost"][prof]["cores"]
+        r["loihi2_uj"] = r["cost"]["loihi2"]["dynamic_energy_uj"]
+    return [r for r in rows if r["seed"] in dense]
+
+
+def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
+    g: dict[tuple, list[dict]] = {}
+    for r in rows:
+        g.setdefault((r["kind"], r["budget"], r["method"]), []).append(r)
+    return g
 
 
 def table(rows: list[dict]) -> str:
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["target"], r["method"]), []).append(r)
-    lines = ["| target params | method | acc mean | acc min | params | SynOps | seeds |",
-             "|---|---|---|---|---|---|---|"]
-    for (target, method), rs in sorted(groups.items(), key=lambda kv: (-kv[0][0], kv[0][1])):
+    lines = ["| budget | method | acc mean | acc min | params | SynOps | Loihi 1 cores | Loihi 2 cores | "
+             "Loihi 2 energy (µJ) | energy / dense | seeds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = {"params": 1, "energy": 0}
+    for (kind, budget, method), rs in sorted(groups(rows).items(),
+                                             key=lambda kv: (kv[0][2] != "dense", order[kv[0][0]], -kv[0][1], kv[0][2])):
         acc = [r["accuracy"] for r in rs]
-        lines.append(f"| {target:.0%} | {method} | {100 * np.mean(acc):.2f} | {100 * min(acc):.2f} | "
-                     f"{100 * np.mean([r['param_fraction'] for r in rs]):.1f} % | "
-                     f"{100 * np.mean([r['synops_fraction'] for r in rs]):.1f} % | {len(rs)} |")
+        label = "dense" if method == "dense" else f"{kind} {budget:.0%}"
+        mean = {key: float(np.mean([r[key] for r in rs])) for key in
+                ("param_fraction", "synops_fraction", "loihi1_cores", "loihi2_cores", "loihi2_uj", "energy_fraction")}
+        lines.append(f"| {label} | {method} | {100 * np.mean(acc):.2f} | {100 * min(acc):.2f} | "
+                     f"{100 * mean['param_fraction']:.1f} % | {100 * mean['synops_fraction']:.1f} % | "
+                     f"{mean['loihi1_cores']:.1f} | {mean['loihi2_cores']:.1f} | {mean['loihi2_uj']:.3f} | "
+                     f"{100 * mean['energy_fraction']:.1f} % | {len(rs)} |")
     return "\n".join(lines)
+
+
+def plots(rows: list[dict], out: Path) -> list[str]:
+    """Accuracy (mean over seeds) vs Loihi 2 energy, vs cores and vs params,
+    one line per criterion through its budgets; dense as a star."""
+    axes_of = {"energy": ("energy_fraction", "Loihi 2 dynamic energy per inference (fraction of dense)"),
+               "cores": ("loihi2_cores", "Loihi 2 cores"),
+               "loihi1_cores": ("loihi1_cores", "Loihi 1 cores"),
+               "params": ("param_fraction", "synaptic parameters (fraction of dense)")}
+    g = groups(rows)
+    methods = sorted({m for (_, _, m) in g if m != "dense"})
+    written = []
+    for name, (key, label) in axes_of.items():
+        fig, axs = new_figure(1, 2, figsize=(11, 3.8))
+        for ax, kind in zip(axs, ("energy", "params")):
+            for m in methods:
+                pts = sorted((float(np.mean([r[key] for r in rs])), 100 * float(np.mean([r["accuracy"] for r in rs])))
+                             for (k, _, mm), rs in g.items() if mm == m and k == kind)
+                if pts:
+                    ax.plot(*zip(*pts), marker="o", label=m)
+            dense = g.get(("params", 1.0, "dense"), [])
+            if dense:
+                ax.plot(float(np.mean([r[key] for r in dense])), 100 * float(np.mean([r["accuracy"] for r in dense])),
+                        marker="*", markersize=12, color="k", linestyle="none", label="dense")
+            ax.set_xlabel(label)
+            ax.set_ylabel("test accuracy (%), mean over seeds")
+            ax.set_title(f"{kind} budgets", fontsize=10)
+            ax.grid(alpha=0.3)
+        axs[1].legend(fontsize=7)
+        written.append(save_figure(fig, out / f"pareto_{name}.png"))
+    return written
+
+
+def verdict(rows: list[dict]) -> list[str]:
+    """The issue's targets, measured: SCA within 1 point of dense at <= 30 %
+    energy, within 3 at <= 15 %, and >= every baseline's mean per budget."""
+    g = groups(rows)
+    dense = g.get(("params", 1.0, "dense"))
+    if not dense:
+        return []
+    d = 100 * float(np.mean([r["accuracy"] for r in dense]))
+    lines = []
+    for (kind, budget, method), rs in sorted(g.items()):
+        if kind != "energy" or method != "sca":
+            continue
+        acc = 100 * float(np.mean([r["accuracy"] for r in rs]))
+        energy = float(np.mean([r["energy_fraction"] for r in rs]))
+        best = max(((100 * float(np.mean([r["accuracy"] for r in o])), m) for (k, b, m), o in g.items()
+                    if k == kind and b == budget and m not in ("sca", "dense")), default=None)
+        line = (f"energy {budget:.0%}: sca {acc:.2f} (energy {energy:.1%} of dense), dense {d:.2f}, "
+                f"gap {d - acc:.2f} points")
+        if best:
+            line += f"; best other criterion {best[1]} {best[0]:.2f} ({'sca wins' if acc >= best[0] else 'sca loses'})"
+        lines.append(line)
+    return lines
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--seeds", type=int, default=2)
-    p.add_argument("--targets", type=float, nargs="+", default=[0.5, 0.3, 0.1])
+    p.add_argument("--out", default="runs/bench_pruning", help="folder of checkpoints, rows, table and plots")
+    p.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (split, init, batch order)")
+    p.add_argument("--epochs", type=int, default=None, help="dense epochs (default: the demo recipe)")
+    p.add_argument("--shift", type=int, default=None, help="dense training shift augmentation (default: recipe)")
+    p.add_argument("--prune-epochs", type=int, default=6)
+    p.add_argument("--prune-lr", type=float, default=1e-3)
+    p.add_argument("--energy", type=float, nargs="*", default=[0.5, 0.3, 0.15],
+                   help="Loihi 2 dynamic-energy budgets (fractions of dense)")
+    p.add_argument("--params", type=float, nargs="*", default=[0.5, 0.3, 0.15],
+                   help="parameter budgets (fractions of dense)")
     p.add_argument("--criteria", nargs="+", default=list(CRITERIA), choices=list(CRITERIA))
-    p.add_argument("--regrow", type=float, default=0.1)
-    p.add_argument("--config", choices=("default", "small"), default="default")
-    p.add_argument("--train-samples", type=int, default=None)
-    p.add_argument("--test-samples", type=int, default=None)
-    p.add_argument("--finetune", action="store_true", help="prune the trained dense net instead of from scratch")
-    p.add_argument("--prune-epochs", type=int, default=None, help="pruning epochs (default: --epochs)")
-    p.add_argument("--prune-lr", type=float, default=None, help="pruning learning rate (default: TrainConfig's)")
+    p.add_argument("--train-samples", type=int, default=None, help="default: all 4000")
+    p.add_argument("--test-samples", type=int, default=None, help="default: all 1000")
+    p.add_argument("--budget-samples", type=int, default=200, help="test digits the energy is measured on")
+    p.add_argument("--report-only", action="store_true", help="only rebuild table and plots from OUT/rows")
+    p.add_argument("--overhead", action="store_true", help="also time the SCA bookkeeping on a training step")
     p.add_argument("--overhead-only", action="store_true")
-    p.add_argument("--overhead-steps", type=int, default=20)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (1 gives steadier timings)")
-    p.add_argument("--json", default=None, help="write the rows and overhead here")
+    p.add_argument("--threads", type=int, default=None, help="torch threads")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    recipe = RECIPES.get(args.arch, {})
+    args.epochs = args.epochs or recipe.get("epochs", 8)
+    args.shift = recipe.get("shift", 0) if args.shift is None else args.shift
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
 
-    config = small_config() if args.config == "small" else default_config()
-    ov = overhead(config, steps=args.overhead_steps)
-    print(f"training step: plain {1000 * ov['plain_step_s']:.1f} ms, with SCA bookkeeping "
-          f"{1000 * ov['sca_step_s']:.1f} ms, ratio {ov['ratio']:.3f} (target <= 1.10)", flush=True)
-    rows = [] if args.overhead_only else run_grid(args)
-    if rows:
-        print()
-        print(f"MNIST-5k, {args.config} net, {args.epochs} epochs, {args.seeds} seed(s), "
-              f"{'fine-tuned from dense' if args.finetune else 'pruned from scratch'}; "
-              f"params = synaptic weights; SynOps = measured on test spikes, fraction of dense")
-        print(table(rows))
-    if args.json:
-        write_json(args.json, {"overhead": ov, "rows": rows, "args": vars(args)})
+    if args.overhead or args.overhead_only:
+        ov = overhead(named_config(args.arch))
+        print(f"training step: plain {1000 * ov['plain_step_s']:.1f} ms, with SCA bookkeeping "
+              f"{1000 * ov['sca_step_s']:.1f} ms, ratio {ov['ratio']:.3f} (target <= 1.10)", flush=True)
+        write_json(out / "overhead.json", ov)
+        if args.overhead_only:
+            return 0
+    t0 = time.time()
+    if not args.report_only:
+        run_grid(args)
+    rows = load_rows(out)
+    if not rows:
+        print(f"no finished runs under {out / 'rows'}")
+        return 1
+    text = table(rows)
+    print(f"\nMNIST-5k, {args.arch}; accuracy = SLAYER on the test digits; params = synaptic weights; "
+          f"SynOps on test spikes; cores and Loihi 2 dynamic energy per inference from evaluator activity "
+          f"(fractions of each seed's dense net)\n")
+    print(text)
+    for line in verdict(rows):
+        print(line)
+    files = plots(rows, out)
+    write_text(out / "table.md", text + "\n")
+    print(f"\nplots: {', '.join(files)}; table: {out / 'table.md'}; this invocation {time.time() - t0:.0f} s")
     return 0
 
 

@@ -9,7 +9,7 @@ import torch
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import NetworkConfig, build_network, default_config
-from sca_lava.models.config import small_config
+from sca_lava.models.config import ARCHS, mnist_small_dense_config, named_config, small_config
 from sca_lava.netx import read_netx
 
 
@@ -17,7 +17,28 @@ def test_default_network_shapes():
     net = build_network(default_config())
     x = torch.zeros(2, 1, 28, 28, 16)
     outs = net.forward_all(x)
-    assert [tuple(o.shape[1:-1]) for o in outs] == [(16, 14, 14), (32, 7, 7), (64, 4, 4), (1024,), (128,), (10,)]
+    assert [tuple(o.shape[1:-1]) for o in outs] == [
+        (16, 14, 14), (32, 7, 7), (32, 7, 7), (64, 4, 4), (64, 4, 4), (1024,), (10,)]
+    small = build_network(mnist_small_dense_config()).forward_all(x)
+    assert [tuple(o.shape[1:-1]) for o in small] == [(16, 14, 14), (32, 7, 7), (64, 4, 4), (1024,), (128,), (10,)]
+
+
+def test_default_network_is_conv_dominated():
+    """Issue 9: at least 80 % of the default net's synaptic weights in conv
+    layers (the kept mnist_small_dense net has 84 % in one dense layer)."""
+    from sca_lava.workflow import conv_synapse_fraction
+
+    assert conv_synapse_fraction(build_network(default_config())) >= 0.8
+    assert conv_synapse_fraction(build_network(mnist_small_dense_config())) < 0.2
+
+
+def test_named_configs_are_fresh_copies_and_unknown_names_fail():
+    for name in ARCHS:
+        a = named_config(name)
+        a.layers[0]["out"] = 999
+        assert named_config(name).layers[0]["out"] != 999
+    with pytest.raises(ScaLavaError, match="unknown network 'vgg99'"):
+        named_config("vgg99")
 
 
 def test_same_seed_same_weights_other_seed_differs():
@@ -52,7 +73,7 @@ def test_wrong_input_shape_is_a_clear_error():
 
 
 def test_hdf5_content(tmp_path):
-    cfg = default_config()
+    cfg = mnist_small_dense_config()
     net = build_network(cfg, seed=3)
     path = tmp_path / "net.net"
     net.export_hdf5(path)

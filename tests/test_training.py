@@ -68,3 +68,31 @@ def test_unreadable_checkpoints(tmp_path):
 def test_empty_training_set_is_an_error(mnist5k):
     with pytest.raises(ScaLavaError, match="empty"):
         _trainer().fit(mnist5k.subset(train=0), progress=False, log=None)
+
+
+def test_shift_augmentation_moves_each_image_within_the_range():
+    import numpy as np
+
+    from sca_lava.training.trainer import shift_images
+
+    x = np.zeros((200, 1, 9, 9), dtype=np.float32)
+    x[:, 0, 4, 4] = 1.0
+    out = shift_images(x, 2, np.random.default_rng(0))
+    assert out.shape == x.shape and (out.reshape(200, -1).sum(1) == 1).all()  # moved, not lost
+    ys, xs = np.divmod(out[:, 0].reshape(200, 81).argmax(1), 9)
+    offsets = set(zip((ys - 4).tolist(), (xs - 4).tolist()))
+    assert offsets <= {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)} and len(offsets) == 25
+    again = shift_images(x, 2, np.random.default_rng(0))
+    assert np.array_equal(out, again)
+
+
+def test_shift_augmentation_changes_training_deterministically(mnist5k):
+    data = mnist5k.subset(train=64, test=20)
+
+    def weights(shift):
+        t = Trainer(build_network(small_config(), seed=0), TrainConfig(epochs=1, seed=0, shift=shift))
+        t.fit(data, progress=False, log=None)
+        return t.model.blocks[0].synapse.weight.detach().clone()
+
+    a, b, plain = weights(2), weights(2), weights(0)
+    assert torch.equal(a, b) and not torch.equal(a, plain)

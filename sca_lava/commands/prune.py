@@ -32,7 +32,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/prune", help="output folder")
     p.add_argument("--from", dest="from_ckpt", default=None,
                    help="dense checkpoint to fine-tune (default: train from scratch)")
-    p.add_argument("--config", default=None, help="network config JSON when training from scratch")
+    p.add_argument("--config", default=None, help="network config JSON or network name when training from scratch")
     target = p.add_mutually_exclusive_group()
     target.add_argument("--target-params", type=_fraction, default=None,
                         help="kept fraction of the dense synaptic parameters (default 0.3)")

@@ -15,7 +15,7 @@ def register(sub) -> None:
                        description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
                        "every epoch) and OUT/history.json.")
     p.add_argument("--out", default="runs/train", help="output folder")
-    p.add_argument("--config", default=None, help="network config JSON or YAML (default: the 16-32-64 conv net)")
+    p.add_argument("--config", default=None, help="network config JSON or YAML, or a network name: mnist_vgg (default), mnist_small_dense, tiny")
     add_training_args(p, "OUT/model.pt")
     add_data_args(p)
     p.set_defaults(func=run)
@@ -23,8 +23,13 @@ def register(sub) -> None:
 
 def load_config(path: str | None):
     from sca_lava.models import NetworkConfig, default_config
+    from sca_lava.models.config import ARCHS, named_config
 
-    return default_config() if path is None else NetworkConfig.from_file(path)
+    if path is None:
+        return default_config()
+    if path in ARCHS:
+        return named_config(path)
+    return NetworkConfig.from_file(path)
 
 
 def run(args) -> int:

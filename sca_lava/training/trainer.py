@@ -39,6 +39,7 @@ class TrainConfig:
     true_rate: float = 0.4
     false_rate: float = 0.05
     eval_batch_size: int = 200
+    shift: int = 0  # augmentation: random shifts of up to this many pixels (static images only)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -85,6 +86,16 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict) -> None: ...
+
+
+def shift_images(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image moved by a random (dy, dx) in [-max_shift, max_shift], zero
+    filled. Only the training input changes; deployment sees the raw digits."""
+    n, _, h, w = x.shape
+    s = max_shift
+    padded = np.pad(x, ((0, 0), (0, 0), (s, s), (s, s)))
+    dy, dx = rng.integers(0, 2 * s + 1, size=(2, n))
+    return np.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
 def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 0, indices=None) -> torch.Tensor:
@@ -187,13 +198,17 @@ class Trainer:
         steps = model.config.num_steps
         torch.manual_seed(cfg.seed * 1000 + self.epoch)
         order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(data.train_x))
+        augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and not data.events else None
         model.train()
         total_loss, correct = 0.0, 0
         batches = range(0, len(order), cfg.batch_size)
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch", disable=not progress, leave=False)
         for start in bar:
             idx = order[start:start + cfg.batch_size]
-            xb = _spikes(data.train_x[idx], steps, cfg.encoding, data.events, cfg.seed, idx)
+            images = data.train_x[idx]
+            if augment is not None:
+                images = shift_images(images, cfg.shift, augment)
+            xb = _spikes(images, steps, cfg.encoding, data.events, cfg.seed, idx)
             yb = torch.from_numpy(data.train_y[idx])
             outs = model.forward_all(xb)
             for cb in self.callbacks:
