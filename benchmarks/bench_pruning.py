@@ -50,8 +50,9 @@ PROFILES = ("loihi1", "loihi2")
 def overhead(config, steps: int = 20, batch: int = 32, repeats: int = 3) -> dict:
     """Median time of a training step (forward, loss, backward, Adam) on a plain
     net vs the same net with SCA gates and activity taps installed."""
-    from lava.lib.dl import slayer
+    from sca_lava._lava_dl import slayer as _slayer
 
+    slayer = _slayer()
     data = load_mnist5k(0)
     x = torch.from_numpy(encode(data.train_x[:batch], config.num_steps)).float()
     y = torch.from_numpy(data.train_y[:batch])
@@ -90,16 +91,16 @@ def overhead(config, steps: int = 20, batch: int = 32, repeats: int = 3) -> dict
 def deployment_cost(model, test_spikes: np.ndarray) -> dict:
     """Loihi 1 / Loihi 2 cores and dynamic energy per inference of ``model``'s
     netx export, activity from the fixed-point evaluator on ``test_spikes``."""
-    from sca_lava.deploy.fixed_point import run_fixed_point
+    from sca_lava.deploy.measure import measure
     from sca_lava.hardware.budget import budget_netx
 
     with tempfile.TemporaryDirectory(prefix="bench_pruning_") as tmp:
         path = Path(tmp) / "net.net"
         model.export_hdf5(path)
-        record = run_fixed_point(str(path), test_spikes, record_all=True, progress=False)
+        record = measure(str(path), test_spikes)
         out = {}
         for prof in PROFILES:
-            b = budget_netx(str(path), prof, test_spikes, lava=record)
+            b = budget_netx(str(path), prof, record=record)
             out[prof] = {"cores": b["cores"], "dynamic_energy_uj": b["dynamic_energy_uj"]}
     return out
 

@@ -105,13 +105,12 @@ def help_seconds() -> float:
 def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print):
     """Lava run of the exported file on the first digits, every layer recorded:
     output spikes against SLAYER's, every layer against the evaluator's."""
-    from sca_lava.deploy.agreement import compare_with_slayer, first_divergence
-    from sca_lava.deploy.fixed_point import run_fixed_point
+    from sca_lava.deploy.agreement import compare_with_slayer
+    from sca_lava.deploy.measure import measure
 
     agreement, lava = compare_with_slayer(model, str(net_path), spikes, labels, record_all=True,
                                           progress=progress)
-    fixed = run_fixed_point(str(net_path), spikes, record_all=True, progress=False, spec=lava.spec)
-    check = first_divergence(fixed.layer_spikes, lava.layer_spikes)
+    check = measure(str(net_path), spikes, spec=lava.spec, lava=lava).extra["verify"]
     if log:
         log(f"Lava accuracy on {agreement.samples} test digits: {agreement.lava_accuracy:.4f} "
             f"(SLAYER on the same: {agreement.slayer_accuracy:.4f}); {agreement.lava_seconds:.1f} s in Lava")
@@ -125,10 +124,11 @@ def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print)
 def deployed_accuracy(net_path: Path, test_spikes, test_y, budget_samples: int, progress: bool, log=print):
     """Fixed-point accuracy on every test digit, and the evaluator's spike
     record of the first ``budget_samples`` (every layer) for the budget."""
-    from sca_lava.deploy.fixed_point import evaluate_netx, run_fixed_point
+    from sca_lava.deploy.fixed_point import evaluate_netx
+    from sca_lava.deploy.measure import measure
 
     report = evaluate_netx(str(net_path), test_spikes, test_y, progress=progress)
-    record = run_fixed_point(str(net_path), test_spikes[:budget_samples], record_all=True, progress=False)
+    record = measure(str(net_path), test_spikes[:budget_samples])
     if log:
         log(f"deployed accuracy on {report.num_samples} digits: {report.accuracy:.4f} "
             f"({report.samples_per_s:.0f} samples/s)")
@@ -144,7 +144,7 @@ def budgets(nets: dict, out: Path | None) -> dict:
 
     result = {}
     for prof in PROFILES:
-        per = {name: budget_netx(str(path), prof, rec.input, lava=rec) for name, (path, rec) in nets.items()}
+        per = {name: budget_netx(str(path), prof, record=rec) for name, (path, rec) in nets.items()}
         if out is not None:
             write_json(out / f"budget_{prof}.json", {"dense": per["dense"], "pruned": per["pruned"],
                                                      "comparison": compare(per["dense"], per["pruned"])})
