@@ -37,12 +37,14 @@ for every layer, sample and step (tested against the real runtime).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sca_lava.deploy.agreement import first_divergence
 from sca_lava.errors import ScaLavaError
+from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, SynOps, measure
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
 from sca_lava.netx.record import SpikeRecord
 
@@ -379,6 +381,21 @@ def run_fixed_point(path, spikes, record_all: bool = False, batch_size: int = 12
 # --------------------------------------------------------------------------- evaluation
 
 
+def fixed_point_batches(net: FixedPointNet, spikes: np.ndarray, labels: np.ndarray | None = None,
+                        batch_size: int = 128, bar=None) -> Iterator[LayerBatch]:
+    """The evaluator's batches for the one measurement loop
+    (:func:`sca_lava.metrics.measure`): what each layer received and emitted."""
+    import torch
+
+    for lo in range(0, spikes.shape[0], batch_size):
+        x = spikes[lo:lo + batch_size]
+        outs = net.forward(x)
+        yield LayerBatch([torch.as_tensor(x, device=net.device), *outs[:-1]], outs,
+                         None if labels is None else labels[lo:lo + batch_size])
+        if bar is not None:
+            bar.update(x.shape[0])
+
+
 @dataclass
 class EvaluationReport:
     """Deployed (fixed-point) accuracy and activity of a netx network. SynOps
@@ -416,10 +433,7 @@ def evaluate_netx(path, spikes, labels, batch_size: int = 128, device=None, veri
     ``verify = k > 0`` also runs the first ``k`` samples in the real Lava
     runtime and reports how many samples differ and where the first diverges.
     """
-    import torch
     from tqdm.auto import tqdm
-
-    from sca_lava.metrics import fanout_map
 
     spikes = np.asarray(spikes)
     labels = np.asarray(labels).ravel()
@@ -439,39 +453,26 @@ def evaluate_netx(path, spikes, labels, batch_size: int = 128, device=None, veri
     nl = len(net.layers)
     if labels.size and (labels.min() < 0 or labels.max() >= int(np.prod(spec.output_shape))):
         raise ScaLavaError(f"labels must lie in 0..{int(np.prod(spec.output_shape)) - 1}")
-    fanouts = [torch.as_tensor(fanout_map(ly.spec), dtype=torch.float64, device=dev) for ly in net.layers]
-    spike_counts = np.zeros(nl)
-    synops = np.zeros(nl)
-    correct = 0
+    metrics = [Accuracy(), SynOps([ly.spec for ly in net.layers]), SpikeCount(nl)]
     start = time.perf_counter()
     with tqdm(total=n, desc="evaluate", unit="sample", disable=not progress, leave=False) as bar:
-        for lo in range(0, n, batch_size):
-            x = spikes[lo:lo + batch_size]
-            outs = net.forward(x)
-            inp = torch.as_tensor(x, device=dev) != 0
-            for j in range(nl):
-                src = inp if j == 0 else outs[j - 1]
-                per_input = src.sum(dim=(0, src.dim() - 1), dtype=torch.float64)
-                synops[j] += float((per_input.reshape(fanouts[j].shape) * fanouts[j]).sum())
-                spike_counts[j] += float(outs[j].sum(dtype=torch.float64))
-            counts = outs[-1].reshape(outs[-1].shape[0], -1, t).sum(-1)
-            pred = counts.argmax(1).cpu().numpy()  # ties: lowest index, as LavaResult.predictions
-            correct += int((pred == labels[lo:lo + batch_size]).sum())
-            bar.update(x.shape[0])
+        res = measure(fixed_point_batches(net, spikes, labels, batch_size, bar), metrics)
     seconds = time.perf_counter() - start
+    correct = metrics[0].correct
+    synops = np.asarray(res["synops"])
     layers = []
     for j, ly in enumerate(net.layers):
         neurons = int(np.prod(ly.spec.out_shape))
         layers.append({
             "layer": j, "file_index": ly.spec.index, "kind": ly.spec.kind,
             "shape": list(ly.spec.out_shape), "neurons": neurons,
-            "firing_rate": spike_counts[j] / (n * t * neurons),
-            "spikes_per_sample": spike_counts[j] / n,
-            "synops_per_sample": synops[j] / n,
+            "firing_rate": res["spikes"]["firing_rate"][j],
+            "spikes_per_sample": res["spikes"]["spikes_per_sample"][j],
+            "synops_per_sample": float(synops[j]),
         })
     report = EvaluationReport(
         path=str(path), num_samples=int(n), num_steps=int(t), accuracy=correct / n, correct=correct,
-        layers=layers, synops_per_sample=float(synops.sum() / n), seconds=seconds,
+        layers=layers, synops_per_sample=float(synops.sum()), seconds=seconds,
         samples_per_s=n / seconds if seconds > 0 else float("inf"), device=dev,
     )
     if verify:

@@ -15,15 +15,15 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from sca_lava.atomic import write_json, write_text
-from sca_lava.data import encode
 from sca_lava.geometry import count_params, geometry, netx_spec
-from sca_lava.metrics import fanout_map
+from sca_lava.metrics import Accuracy, SpikeCount, SynOps
+from sca_lava.metrics import measure as run_metrics
 from sca_lava.models.network import SpikingNet
 from sca_lava.netx.reader import LayerSpec
 from sca_lava.plotting import new_figure, save_figure
+from sca_lava.training.trainer import slayer_batches
 
 
 def layer_specs(cfg) -> dict[int, LayerSpec]:
@@ -32,41 +32,21 @@ def layer_specs(cfg) -> dict[int, LayerSpec]:
     return {g.block: ly for g, ly in zip(geometry(cfg), syn)}
 
 
-@torch.no_grad()
 def measure(model: SpikingNet, x: np.ndarray, y: np.ndarray, encoding: str = "rate-regular",
             batch_size: int = 200, events: bool = False) -> dict:
     """Accuracy and per-synaptic-layer SynOps (per sample), neurons and firing
     rates of a plain (or masked) SpikingNet on images/events."""
-    model.eval()
     steps = model.config.num_steps
     specs = layer_specs(model.config)
-    with torch.enable_grad():  # fanout_map differentiates a ones-convolution
-        fanout = {i: fanout_map(sp).astype(np.float64) for i, sp in specs.items()}
-    syn = dict.fromkeys(specs, 0.0)
-    spikes_out = dict.fromkeys(specs, 0.0)
-    correct = 0
-    for start in range(0, len(x), batch_size):
-        xb = x[start:start + batch_size]
-        inp = torch.from_numpy(np.ascontiguousarray(xb if events else encode(xb, steps, encoding, first_index=start))).float()
-        outs = model.forward_all(inp)
-        prev = inp
-        for i, out in enumerate(outs):
-            if i in specs:
-                counts = prev.sum(dim=(0, prev.dim() - 1)).double().numpy()
-                syn[i] += float((counts.reshape(fanout[i].shape) * fanout[i]).sum())
-                spikes_out[i] += float(out.sum())
-            prev = out
-        correct += int((outs[-1].sum(-1).argmax(1).numpy() == y[start:start + batch_size]).sum())
-    n = max(len(x), 1)
-    layers = []
-    for i, spec in specs.items():
-        layers.append({
-            "block": i, "type": spec.kind, "channels": int(spec.out_shape[0]),
-            "neurons": spec.num_neurons, "synops": syn[i] / n,
-            "firing_rate": spikes_out[i] / n / (spec.num_neurons * steps),
-        })
+    blocks = len(model.blocks)
+    res = run_metrics(slayer_batches(model, x, y, steps, encoding, batch_size, events),
+                      [Accuracy(), SynOps([specs.get(i) for i in range(blocks)]), SpikeCount(blocks)])
+    syn, rate = res["synops"], res["spikes"]["firing_rate"]
+    layers = [{"block": i, "type": spec.kind, "channels": int(spec.out_shape[0]),
+               "neurons": spec.num_neurons, "synops": syn[i], "firing_rate": rate[i]}
+              for i, spec in specs.items()]
     return {
-        "accuracy": correct / n, "samples": len(x), "layers": layers,
+        "accuracy": res["accuracy"] if len(x) else 0.0, "samples": len(x), "layers": layers,
         "synops": float(sum(ly["synops"] for ly in layers)),
         "neurons": int(sum(ly["neurons"] for ly in layers)),
         "params": count_params(geometry(model.config)),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 
 from sca_lava.data import DataSplit, encode
 from sca_lava.errors import ScaLavaError
+from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, measure
 from sca_lava.models import NetworkConfig, SpikingNet, build_network
 from sca_lava.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -105,25 +107,30 @@ def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 
     return torch.from_numpy(np.ascontiguousarray(arr)).float()
 
 
-@torch.no_grad()
+def slayer_batches(model: SpikingNet, x: np.ndarray, y: np.ndarray | None, num_steps: int,
+                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
+                   seed: int = 0) -> Iterator[LayerBatch]:
+    """SLAYER's batches for the one measurement loop (:func:`sca_lava.metrics.measure`):
+    per block (flatten included), what it received and what it emitted."""
+    model.eval()
+    for start in range(0, len(x), batch_size):
+        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events, seed,
+                     np.arange(start, min(start + batch_size, len(x))))
+        with torch.no_grad():
+            outs = model.forward_all(xb)
+        yield LayerBatch([xb, *outs[:-1]], outs, None if y is None else y[start:start + batch_size])
+
+
 def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: int,
                    encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
                    seed: int = 0) -> dict:
     """Accuracy (most output spikes; ties to the lowest class) and mean firing
     rate per block on a data set."""
-    model.eval()
-    correct, rates, n = 0, None, len(x)
-    if n == 0:
+    if len(x) == 0:
         raise ScaLavaError("no samples to evaluate")
-    for start in range(0, n, batch_size):
-        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events, seed,
-                     np.arange(start, min(start + batch_size, n)))
-        outs = model.forward_all(xb)
-        pred = outs[-1].sum(-1).argmax(1).numpy()
-        correct += int((pred == y[start:start + batch_size]).sum())
-        batch_rates = np.array([o.mean().item() for o in outs]) * len(xb)
-        rates = batch_rates if rates is None else rates + batch_rates
-    return {"accuracy": correct / n, "firing_rates": (rates / n).tolist()}
+    res = measure(slayer_batches(model, x, y, num_steps, encoding, batch_size, events, seed),
+                  [Accuracy(), SpikeCount(len(model.blocks))])
+    return {"accuracy": res["accuracy"], "firing_rates": res["spikes"]["firing_rate"]}
 
 
 class Trainer:
