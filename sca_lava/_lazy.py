@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib
 
 
-def lazy_exports(package: str, exports: dict[str, str]):
-    """``__getattr__`` and ``__dir__`` for a package whose public names
-    (``exports``: name -> sub-module) are imported on first use."""
+def lazy_exports(package: str, modules: dict[str, str]):
+    """``__all__``, ``__getattr__`` and ``__dir__`` for a package whose public
+    names (``modules``: sub-module -> its exported names, space separated)
+    are imported on first use."""
+    exports = {name: mod for mod, names in modules.items() for name in names.split()}
 
     def __getattr__(name: str):
         if name not in exports:
@@ -21,4 +23,4 @@ def lazy_exports(package: str, exports: dict[str, str]):
     def __dir__() -> list[str]:
         return sorted(exports)
 
-    return __getattr__, __dir__
+    return sorted(exports), __getattr__, __dir__

@@ -2,11 +2,7 @@
 
 from sca_lava._lazy import lazy_exports
 
-_EXPORTS = {
-    "NetworkConfig": "config",
-    "default_config": "config",
-    "SpikingNet": "network",
-    "build_network": "network",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "config": "NetworkConfig default_config",
+    "network": "SpikingNet build_network",
+})

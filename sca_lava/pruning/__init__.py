@@ -5,14 +5,9 @@ net and its report. Models and training never import this package."""
 
 from sca_lava._lazy import lazy_exports
 
-_EXPORTS = {
-    "CRITERIA": "importance",
-    "load_masked": "pipeline",
-    "prune_and_shrink": "pipeline",
-    "PruneConfig": "sca",
-    "SCAPruner": "sca",
-    "select_structure": "sca",
-    "shrink": "surgery",
-}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "importance": "CRITERIA",
+    "pipeline": "load_masked prune_and_shrink",
+    "sca": "PruneConfig SCAPruner select_structure",
+    "surgery": "shrink",
+})
