@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-.PHONY: venv demo test lint clean bench
+.PHONY: venv demo test lint clean bench sanafe crosscheck
 
 $(PY):
 	@pyenv_py="$$HOME/.pyenv/versions/$(PYTHON_VERSION)/bin/python3"; \
@@ -35,6 +35,13 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_speed.py
+
+# SANA-FE (GPL-3.0) is optional: only benchmarks/crosscheck_sanafe.py and an optional test use it
+sanafe: $(STAMP)
+	$(PY) -m pip install -q sanafe
+
+crosscheck: sanafe
+	$(PY) benchmarks/crosscheck_sanafe.py --json runs/crosscheck_sanafe.json
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache
