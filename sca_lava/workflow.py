@@ -52,6 +52,7 @@ class DemoConfig:
     test_samples: int | None = None
     batch_size: int = 32
     seed: int = 0
+    device: str = "auto"  # training and the evaluator; export, surgery and Lava stay on the CPU
     progress: bool = True
 
     def recipe(self, key: str):
@@ -121,13 +122,14 @@ def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print)
     return agreement, check
 
 
-def deployed_accuracy(net_path: Path, test_spikes, test_y, budget_samples: int, progress: bool, log=print):
+def deployed_accuracy(net_path: Path, test_spikes, test_y, budget_samples: int, progress: bool, log=print,
+                      device: str | None = None):
     """Fixed-point accuracy on every test digit, and the evaluator's spike
     record of the first ``budget_samples`` (every layer) for the budget."""
     from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.deploy.measure import measure
 
-    report = evaluate_netx(str(net_path), test_spikes, test_y, progress=progress)
+    report = evaluate_netx(str(net_path), test_spikes, test_y, progress=progress, device=device)
     record = measure(str(net_path), test_spikes[:budget_samples])
     if log:
         log(f"deployed accuracy on {report.num_samples} digits: {report.accuracy:.4f} "
@@ -186,10 +188,12 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     written to OUT/summary.json)."""
     from sca_lava.atomic import write_json
     from sca_lava.data import encode, load_mnist5k
+    from sca_lava.device import resolve_device
     from sca_lava.models import build_network
     from sca_lava.models.config import named_config
     from sca_lava.pruning import prune_and_shrink
     from sca_lava.training import TrainConfig, Trainer
+    from sca_lava.training.distributed import DistContext
 
     start = time.perf_counter()
     out = Path(cfg.out)
@@ -198,6 +202,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     summary: dict = {}
     config = named_config(cfg.arch)
     pcfg = prune_config(cfg)  # a bad budget fails before any training
+    dist = DistContext(device=resolve_device(cfg.device))  # one process (torchrun scales train/prune)
 
     with stage("data", "data"):
         data = load_mnist5k(seed=cfg.seed).subset(train=cfg.train_samples, test=cfg.test_samples)
@@ -213,9 +218,9 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     with stage("train_dense", "dense SLAYER training"):
         tcfg = TrainConfig(seed=cfg.seed, epochs=cfg.recipe("epochs"), shift=cfg.recipe("shift"),
                            batch_size=cfg.batch_size)
-        trainer = Trainer(build_network(config, seed=cfg.seed), tcfg)
+        trainer = Trainer(build_network(config, seed=cfg.seed), tcfg, dist=dist)
         trainer.fit(data, checkpoint=out / "dense.pt", progress=cfg.progress, log=log)
-        dense = trainer.model
+        dense = trainer.model.cpu()
         dense_net = out / "dense.net"
         dense.export_hdf5(dense_net)
         counts = synapse_counts(dense)
@@ -232,7 +237,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     with stage("prune", f"{cfg.criterion} pruning to {cfg.budget} ({cfg.profile}) + surgery"):
         ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size)
         small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=cfg.progress,
-                                         log=log)
+                                         log=log, dist=dist)
         kind, value = parse_budget(cfg.budget)
         channels = [{"block": c["block"], "type": c["type"], "before": c["before"], "after": c["after"]}
                     for c in report["channels_per_layer"]]
@@ -270,7 +275,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         for name, path in (("dense", dense_net), ("pruned", pruned_net)):
             log(f"{name}:")
             dep[name], records[name] = deployed_accuracy(path, test_spikes, data.test_y, cfg.budget_samples,
-                                                          cfg.progress, log)
+                                                          cfg.progress, log, dist.device)
         summary["deployed"] = {
             "dense": {k: dep["dense"][k] for k in ("accuracy", "samples", "samples_per_s")},
             "pruned": {k: dep["pruned"][k] for k in ("accuracy", "samples", "samples_per_s")},

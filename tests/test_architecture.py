@@ -12,7 +12,8 @@ import sca_lava
 PKG = Path(sca_lava.__file__).parent
 
 #: stage -> stages it may import (besides itself and the leaf helpers)
-LEAVES = {"errors", "atomic", "configfile", "_lazy", "_lava_dl", "plotting"}
+# device: the one --device rule (torch + errors only), shared by training and the evaluator
+LEAVES = {"errors", "atomic", "configfile", "_lazy", "_lava_dl", "plotting", "device"}
 ALLOWED = {
     "data": set(),
     # the reader takes the one conv-size formula from geometry; geometry describes a

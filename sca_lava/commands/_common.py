@@ -67,6 +67,33 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     p.add_argument("--resume", action="store_true",
                    help=f"continue from {resume_from} with its recorded configuration")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_arg(p)
+    p.add_argument("--optimizer", default=None, choices=("adam", "sgd"), help="optimiser (default adam)")
+    p.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
+    p.add_argument("--lr-schedule", default=None, choices=("cosine", "step", "constant"),
+                   help="learning-rate schedule over the epochs (default cosine)")
+    p.add_argument("--lr-step", type=positive_int, default=None, help="step schedule: epochs per decay (default 100)")
+    p.add_argument("--lr-gamma", type=float, default=None, help="step schedule: decay factor (default 0.1)")
+    p.add_argument("--shift", type=int, default=None, metavar="N",
+                   help="augmentation: random shifts of up to N pixels (default 0; images only)")
+    p.add_argument("--flip", action="store_true", default=None, help="augmentation: random horizontal flips")
+
+
+def run_distributed(args, body) -> int:
+    """``body(args, dist)`` inside this process's torch.distributed context
+    (one process, or one of torchrun's), shut down also on errors."""
+    from sca_lava.training.distributed import init_distributed, shutdown
+
+    dist = init_distributed(args.device)
+    try:
+        return body(args, dist)
+    finally:
+        shutdown()
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun cuda = this process's GPU")
 
 
 def warn(message: str) -> None:
@@ -95,7 +122,9 @@ def train_config_from_args(args, recorded: dict | None = None):
     from sca_lava.training import TrainConfig
 
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
-             "encoding": args.encoding}
+             "encoding": args.encoding, "optimizer": args.optimizer, "momentum": args.momentum,
+             "lr_schedule": args.lr_schedule, "lr_step": args.lr_step, "lr_gamma": args.lr_gamma,
+             "shift": args.shift, "flip": args.flip}
     if recorded is not None:
         base = TrainConfig.from_dict(recorded)
         for key, value in given.items():

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sca_lava.commands._common import positive_int
+from sca_lava.commands._common import add_device_arg, positive_int
 
 
 def register(sub) -> None:
@@ -24,6 +24,7 @@ def register(sub) -> None:
                    help="test digits run in Lava, every layer recorded (default: the network's recipe)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training digits")
     p.add_argument("--seed", type=int, default=0)
+    add_device_arg(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -33,6 +34,7 @@ def run(args) -> int:
 
     run_demo(DemoConfig(out=args.out, arch=args.arch, epochs=args.epochs, prune_epochs=args.prune_epochs,
                         criterion=args.criterion, budget=args.budget, lava_samples=args.lava_samples,
-                        train_samples=args.train_samples, seed=args.seed, progress=not args.no_progress),
+                        train_samples=args.train_samples, seed=args.seed, device=args.device,
+                        progress=not args.no_progress),
              log=lambda m: print(m, flush=True))
     return 0

@@ -4,7 +4,13 @@ Lava; ``--verify N`` cross-checks the first N samples in the real runtime."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, add_steps_arg, load_inputs, positive_int
+from sca_lava.commands._common import (
+    add_data_args,
+    add_device_arg,
+    add_steps_arg,
+    load_inputs,
+    positive_int,
+)
 
 
 def register(sub) -> None:
@@ -19,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples per batch (default 128)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples in Lava and compare every spike")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if present)")
+    add_device_arg(p)
     p.add_argument("--json", default=None, help="write the report as JSON here")
     p.add_argument("--no-progress", action="store_true")
     add_data_args(p)

@@ -8,6 +8,7 @@ from sca_lava.commands._common import (
     add_training_args,
     load_training_data,
     positive_int,
+    run_distributed,
     train_config_from_args,
 )
 
@@ -74,6 +75,10 @@ def prune_config_from_args(args, recorded: dict | None = None):
 
 
 def run(args) -> int:
+    return run_distributed(args, _prune)
+
+
+def _prune(args, dist) -> int:
     from sca_lava.atomic import check_output_path
     from sca_lava.commands.train import load_config
     from sca_lava.errors import ScaLavaError
@@ -98,7 +103,10 @@ def run(args) -> int:
     data = load_training_data(args, state.get("contract") if state else None, num_steps)
     (dense.config if dense is not None else config).check_classes(data.num_classes)
     _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=out,
-                              resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after)
+                              resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after,
+                              dist=dist)
+    if not dist.is_main:
+        return 0
     if rep is None:
         print(f"stopped after epoch {args.stop_after}; continue with --resume")
         return 0

@@ -6,6 +6,7 @@ from sca_lava.commands._common import (
     add_data_args,
     add_training_args,
     load_training_data,
+    run_distributed,
     train_config_from_args,
 )
 
@@ -22,6 +23,11 @@ def register(sub) -> None:
 
 
 def load_config(path: str | None):
+    """A network config JSON/YAML file, a network name (models.config.ARCHS)
+    or the name of a config shipped in sca_lava/hardware/archs (e.g.
+    ``vgg16_cifar``, the paper's VGG-16)."""
+    from pathlib import Path
+
     from sca_lava.models import NetworkConfig, default_config
     from sca_lava.models.config import ARCHS, named_config
 
@@ -29,10 +35,19 @@ def load_config(path: str | None):
         return default_config()
     if path in ARCHS:
         return named_config(path)
+    if not Path(path).exists() and Path(path).name == path:
+        from sca_lava.hardware.sweep import ARCHS_DIR
+
+        if (ARCHS_DIR / f"{path}.yaml").is_file():
+            path = ARCHS_DIR / f"{path}.yaml"
     return NetworkConfig.from_file(path)
 
 
 def run(args) -> int:
+    return run_distributed(args, _train)
+
+
+def _train(args, dist) -> int:
     from sca_lava.atomic import check_output_path, write_json
     from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig, build_network
@@ -49,11 +64,13 @@ def run(args) -> int:
     if tuple(config.input_shape) != tuple(data.input_shape):
         config.input_shape = tuple(data.input_shape)
     config.check_classes(data.num_classes)
-    trainer = Trainer(build_network(config, seed=tcfg.seed), tcfg)
+    trainer = Trainer(build_network(config, seed=tcfg.seed), tcfg, dist=dist)
     if state:
         trainer.load(state)
-        print(f"resumed from {ckpt} after epoch {trainer.epoch} of {tcfg.epochs}")
+        if dist.is_main:
+            print(f"resumed from {ckpt} after epoch {trainer.epoch} of {tcfg.epochs}")
     history = trainer.fit(data, epochs=args.stop_after, checkpoint=ckpt, progress=not args.no_progress)
-    write_json(out / "history.json", history)
-    print(f"checkpoint: {ckpt}")
+    if dist.is_main:
+        write_json(out / "history.json", history)
+        print(f"checkpoint: {ckpt}" + (f" (written by rank 0 of {dist.world_size})" if dist.enabled else ""))
     return 0

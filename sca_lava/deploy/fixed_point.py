@@ -336,16 +336,9 @@ def _check_input(spec: NetxSpec, spikes: np.ndarray) -> None:
 
 
 def _resolve_device(device):
-    import torch
+    from sca_lava.device import resolve_device
 
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ScaLavaError(f"device {device!r} requested but CUDA is not available")
-    try:
-        return str(torch.device(device))
-    except (RuntimeError, TypeError):
-        raise ScaLavaError(f"unknown device {device!r} (use cpu, cuda or cuda:N)") from None
+    return resolve_device(device)
 
 
 def run_fixed_point(path, spikes, record_all: bool = False, batch_size: int = 128, device=None,

@@ -32,7 +32,10 @@ def channel_activity(spikes: torch.Tensor, voltage: torch.Tensor, threshold: flo
 
 class ActivityTap:
     """Replaces ``block.neuron.spike``; accumulates channel activity while the
-    module is training and grad is enabled (i.e. inside the training loop)."""
+    module is training and grad is enabled (i.e. inside the training loop).
+    ``local_sums``: what each data-parallel process sums over its own shard."""
+
+    local_sums = ("score_sum", "batches")
 
     def __init__(self, block: torch.nn.Module, channels: int):
         self.block = block
@@ -44,7 +47,7 @@ class ActivityTap:
         spikes = self.spike(voltage)
         if self.block.training and torch.is_grad_enabled():
             with torch.no_grad():
-                self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold)
+                self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold).cpu()
             self.batches += 1
         return spikes
 

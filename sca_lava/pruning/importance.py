@@ -50,14 +50,14 @@ def l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     for i in ctx.taps:
         w = effective_weight(ctx.model.blocks[i])
         # mean (not sum) so layers with different fan-in compare globally
-        out[i] = w.abs().reshape(w.shape[0], -1).mean(1).double().numpy()
+        out[i] = w.abs().reshape(w.shape[0], -1).mean(1).double().cpu().numpy()
     return out
 
 
 def gain_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     from sca_lava.pruning.masks import GAIN
 
-    return {i: getattr(ctx.model.blocks[i], GAIN).detach().abs().double().numpy().copy()
+    return {i: getattr(ctx.model.blocks[i], GAIN).detach().abs().double().cpu().numpy().copy()
             for i in ctx.taps}
 
 

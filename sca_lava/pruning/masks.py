@@ -36,13 +36,29 @@ class ChannelGate:
         self.quantize = quantize
         self.grad_acc = torch.zeros(block.synapse.out_channels, dtype=torch.float64)
         self.grad_batches = 0
+        # data parallelism: the step's raw gradient, summed over processes before |.|
+        # (|g1| + |g2| != |g1 + g2|), then committed; None in one process
+        self.pending: torch.Tensor | None = None
+
+    @property
+    def local_sums(self) -> tuple[str, ...]:
+        return () if self.pending is not None else ("grad_acc", "grad_batches")
 
     def scale(self) -> torch.Tensor:
         return getattr(self.block, GAIN) * getattr(self.block, MASK)
 
     def _tap(self, grad: torch.Tensor) -> None:
-        self.grad_acc += grad.detach().abs().to(torch.float64)
+        if self.pending is not None:
+            self.pending += grad.detach().to(torch.float64).cpu()
+            return
+        self.grad_acc += grad.detach().abs().to(torch.float64).cpu()
         self.grad_batches += 1
+
+    def commit(self) -> None:
+        """Accumulate ``pending`` (already summed over processes) as one step."""
+        self.grad_acc += self.pending.abs()
+        self.grad_batches += 1
+        self.pending.zero_()
 
     def __call__(self, weight: torch.Tensor, descale: bool = False) -> torch.Tensor:
         scale = self.scale()
@@ -79,7 +95,7 @@ def install_gates(model: SpikingNet) -> dict[int, ChannelGate]:
 
 def masks_of(model: SpikingNet) -> dict[int, np.ndarray]:
     """Block index -> boolean active-channel mask (prunable blocks only)."""
-    return {i: getattr(b, MASK).detach().numpy() > 0.5 for i, b in enumerate(model.blocks)
+    return {i: getattr(b, MASK).detach().cpu().numpy() > 0.5 for i, b in enumerate(model.blocks)
             if hasattr(b, MASK)}
 
 

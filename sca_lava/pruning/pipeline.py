@@ -16,6 +16,7 @@ from sca_lava.pruning.report import build_report, measure, write_report
 from sca_lava.pruning.sca import PruneConfig, SCAPruner
 from sca_lava.pruning.surgery import kept_channels, shrink
 from sca_lava.training import TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from sca_lava.training.distributed import DistContext
 
 
 def _copy_dense(model: SpikingNet) -> SpikingNet:
@@ -61,7 +62,8 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
                      train_config: TrainConfig | None = None, *, config: NetworkConfig | None = None,
                      dense_reference: SpikingNet | None = None, out_dir: str | os.PathLike | None = None,
                      resume: bool = False, eval_samples: int | None = None, progress: bool = False,
-                     log=print, stop_after: int | None = None) -> tuple[SpikingNet, dict | None]:
+                     log=print, stop_after: int | None = None,
+                     dist: DistContext | None = None) -> tuple[SpikingNet, dict | None]:
     """Train with SCA masks (fine-tuning ``dense_model``, or from scratch on
     ``config``/the default net when it is None), remove the masked channels
     and measure. ``dense_reference`` (default: ``dense_model``) is the trained
@@ -70,7 +72,10 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     ``load_trained`` reads), pruned.net (netx) and report.{json,md,png}.
     ``stop_after`` ends the training early (resume it later); the result is
     then (masked model, None). A layer left silent (no spike on the test
-    samples) is warned about loudly and listed in the report."""
+    samples) is warned about loudly and listed in the report. Under data
+    parallelism (``dist``) every process trains; rank 0 alone does the
+    surgery, export and report (the others return the masked model and an
+    empty report)."""
     pcfg = prune_config or PruneConfig()
     tcfg = train_config or TrainConfig()
     if dense_model is not None:
@@ -82,16 +87,19 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
         model = build_network(cfg, seed=tcfg.seed)
     dense_config = NetworkConfig.from_dict(model.config.to_dict())
     pruner = SCAPruner(pcfg)
-    trainer = Trainer(model, tcfg, [pruner])
+    trainer = Trainer(model, tcfg, [pruner], dist=dist)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / "masked.pt" if out is not None else None
     if resume and ckpt is not None and ckpt.exists():
         trainer.load(load_checkpoint(ckpt))
-        if log:
+        if log and trainer.dist.is_main:
             log(f"resumed from {ckpt} after epoch {trainer.epoch}")
     trainer.fit(data, epochs=stop_after, checkpoint=ckpt, progress=progress, log=log)
     if trainer.epoch < tcfg.epochs:
         return model, None
+    if not trainer.dist.is_main:
+        return model, {}
+    model.cpu()  # surgery, export and measurement run on the CPU, like deployment
     small = shrink(model)
     small.contract = model.contract
     exact = surgery_is_exact(model, small, data, encoding=tcfg.encoding)

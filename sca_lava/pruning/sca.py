@@ -228,6 +228,40 @@ class SCAPruner(Callback):
     def on_train_begin(self, trainer) -> None:
         self.trainer = trainer
         self.attach(trainer.model, trainer.cfg.epochs)
+        if self._dist() is not None:
+            for g in self.gates.values():
+                g.pending = torch.zeros_like(g.grad_acc)
+
+    # --- data parallelism ------------------------------------------------------
+    def _dist(self):
+        dist = getattr(self.trainer, "dist", None)
+        return dist if dist is not None and dist.enabled else None
+
+    def accumulators(self) -> list[tuple[object, str]]:
+        """(holder, attribute) of every running sum the next update reads that
+        a data-parallel process accumulates over its own shard: each holder
+        (tap, gate, or any accumulator object added to ``self.taps``/``gates``
+        or ``self.extra_accumulators``) names them in ``local_sums``."""
+        holders = [*self.taps.values(), *self.gates.values(), *getattr(self, "extra_accumulators", ())]
+        return [(h, name) for h in holders for name in h.local_sums]
+
+    def sync_accumulators(self) -> None:
+        """The sync hook (before every structure update): sum all processes'
+        accumulators, so every rank ranks the whole epoch's data identically."""
+        if self._dist() is not None:
+            self._dist().all_reduce_sums(self.accumulators())
+
+    def after_backward(self, trainer) -> None:
+        dist = self._dist()
+        if dist is None:
+            return
+        gates = list(self.gates.values())
+        flat = dist.all_reduce_(torch.cat([g.pending for g in gates]))
+        at = 0
+        for g in gates:
+            g.pending.copy_(flat[at:at + len(g.pending)])
+            at += len(g.pending)
+            g.commit()
 
     # --- schedule --------------------------------------------------------------
     def target_at(self, epoch: int) -> float:
@@ -244,7 +278,7 @@ class SCAPruner(Callback):
         return epoch <= start + self.ramp or self.current_sparsity_value() + 1e-9 < self.target_at(epoch)
 
     def masks(self) -> dict[int, np.ndarray]:
-        return {i: getattr(self.model.blocks[i], MASK).detach().numpy() > 0.5 for i in self.gates}
+        return {i: getattr(self.model.blocks[i], MASK).detach().cpu().numpy() > 0.5 for i in self.gates}
 
     def active_counts(self) -> list[int]:
         masks = self.masks()
@@ -318,11 +352,14 @@ class SCAPruner(Callback):
 
     # --- callback hooks -----------------------------------------------------------
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
+        self.sync_accumulators()
         if self.due(epoch):
             rec = self.update(epoch)
             record["pruning"] = {k: rec[k] for k in ("target_sparsity", "pruned", "regrown")}
         record["param_fraction"] = self.param_fraction()
         record["channels"] = self.active_counts()
+        if self._dist() is not None:  # rank 0 (and its checkpoint) carries the totals on
+            self._dist().keep_on_main(self.accumulators())
 
     def state_dict(self) -> dict:
         return {
@@ -346,3 +383,5 @@ class SCAPruner(Callback):
             for key, v in state.get("grads", {}).items():
                 self.gates[int(key)].grad_acc.copy_(v)
                 self.gates[int(key)].grad_batches = int(state["grad_batches"][key])
+        if self._dist() is not None:  # the checkpoint holds the totals: count them once
+            self._dist().keep_on_main(self.accumulators())

@@ -10,6 +10,10 @@ the same weights as an uninterrupted one.
 Callbacks (:class:`Callback`) see the model after the forward pass, after the
 backward pass and at epoch ends; their state is part of the checkpoint. SCA
 pruning is such a callback.
+
+Devices and data parallelism come from a
+:class:`~sca_lava.training.distributed.DistContext` (one CPU process by
+default; under ``torchrun`` one process per shard of every global batch).
 """
 
 from __future__ import annotations
@@ -27,6 +31,14 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, measure
 from sca_lava.models import NetworkConfig, SpikingNet, build_network
 from sca_lava.training.checkpoint import load_checkpoint, save_checkpoint
+from sca_lava.training.distributed import (
+    DistContext,
+    check_world_size,
+    data_parallel,
+    evaluate_sharded,
+    global_batches,
+    shard,
+)
 
 
 @dataclass
@@ -34,14 +46,19 @@ class TrainConfig:
     epochs: int = 8
     batch_size: int = 32
     lr: float = 3e-3
-    lr_schedule: str = "cosine"  # "cosine" (to lr_min at the last epoch) or "constant"
+    lr_schedule: str = "cosine"  # "cosine" (to lr_min at the last epoch), "step" or "constant"
     lr_min: float = 1e-4
+    lr_step: int = 100  # "step": multiply the rate by lr_gamma every lr_step epochs
+    lr_gamma: float = 0.1
+    optimizer: str = "adam"  # or "sgd" (with momentum)
+    momentum: float = 0.9
     seed: int = 0
     encoding: str = "rate-regular"
     true_rate: float = 0.4
     false_rate: float = 0.05
     eval_batch_size: int = 200
     shift: int = 0  # augmentation: random shifts of up to this many pixels (static images only)
+    flip: bool = False  # augmentation: random horizontal flips (static images only)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -56,17 +73,20 @@ class TrainConfig:
         from sca_lava.data import ENCODINGS
         from sca_lava.netx.contract import SEED_MAX
 
-        for name in ("epochs", "batch_size", "eval_batch_size", "seed"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "seed", "lr_step", "shift"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not (0 if name == "seed" else 1) <= v <= (
+            if isinstance(v, bool) or not isinstance(v, int) or not (0 if name in ("seed", "shift") else 1) <= v <= (
                     SEED_MAX if name == "seed" else 10**7):
                 raise ScaLavaError(f"train config: {name} must be a positive integer in range, got {v!r}"[:160])
-        for name in ("lr", "lr_min", "true_rate", "false_rate"):
+        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ScaLavaError(f"train config: {name} must be a finite number >= 0, got {v!r}"[:160])
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ScaLavaError(f"train config: lr_schedule must be cosine or constant, got {self.lr_schedule!r}"[:160])
+        for name, allowed in (("lr_schedule", ("cosine", "step", "constant")), ("optimizer", ("adam", "sgd")),
+                              ("flip", (False, True))):
+            if getattr(self, name) not in allowed:
+                raise ScaLavaError(f"train config: {name} must be one of {', '.join(allowed)}, "
+                                   f"got {getattr(self, name)!r}"[:160])
         if self.encoding not in ENCODINGS:
             raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
 
@@ -100,6 +120,14 @@ def shift_images(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     return np.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(n)])
 
 
+def flip_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image mirrored left-right with probability 1/2."""
+    flips = rng.random(len(x)) < 0.5
+    out = x.copy()
+    out[flips] = x[flips][..., ::-1]
+    return out
+
+
 def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 0, indices=None) -> torch.Tensor:
     """Spikes of samples ``x`` at positions ``indices`` of their split (the
     rate-poisson noise is keyed by (seed, index), see ``encode``)."""
@@ -107,41 +135,54 @@ def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 
     return torch.from_numpy(np.ascontiguousarray(arr)).float()
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def slayer_batches(model: SpikingNet, x: np.ndarray, y: np.ndarray | None, num_steps: int,
                    encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
-                   seed: int = 0) -> Iterator[LayerBatch]:
+                   seed: int = 0, index: np.ndarray | None = None) -> Iterator[LayerBatch]:
     """SLAYER's batches for the one measurement loop (:func:`sca_lava.metrics.measure`):
-    per block (flatten included), what it received and what it emitted."""
+    per block (flatten included), what it received and what it emitted; run on
+    the model's device, handed over on the CPU. ``index``: the samples'
+    indices in their split (keys rate-poisson noise; default 0..N-1)."""
     model.eval()
+    dev = model_device(model)
     for start in range(0, len(x), batch_size):
+        rows = np.arange(start, min(start + batch_size, len(x)))
         xb = _spikes(x[start:start + batch_size], num_steps, encoding, events, seed,
-                     np.arange(start, min(start + batch_size, len(x))))
+                     rows if index is None else np.asarray(index)[rows])
         with torch.no_grad():
-            outs = model.forward_all(xb)
+            outs = model.forward_all(xb.to(dev))
+        if dev.type != "cpu":
+            outs = [o.cpu() for o in outs]
         yield LayerBatch([xb, *outs[:-1]], outs, None if y is None else y[start:start + batch_size])
 
 
 def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: int,
                    encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, index: np.ndarray | None = None) -> dict:
     """Accuracy (most output spikes; ties to the lowest class) and mean firing
-    rate per block on a data set."""
+    rate per block on a data set (``index``: see :func:`slayer_batches`)."""
     if len(x) == 0:
         raise ScaLavaError("no samples to evaluate")
-    res = measure(slayer_batches(model, x, y, num_steps, encoding, batch_size, events, seed),
+    res = measure(slayer_batches(model, x, y, num_steps, encoding, batch_size, events, seed, index),
                   [Accuracy(), SpikeCount(len(model.blocks))])
     return {"accuracy": res["accuracy"], "firing_rates": res["spikes"]["firing_rate"]}
 
 
 class Trainer:
-    def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None):
+    def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None,
+                 dist: DistContext | None = None):
         from sca_lava._lava_dl import slayer as _slayer
 
         slayer = _slayer()
 
         self.model = model
         self.cfg = train_config
+        self.dist = dist or DistContext()
         self.callbacks = list(callbacks or [])
+        train_config.validate()
         self.loss_fn = slayer.loss.SpikeRate(
             true_rate=train_config.true_rate, false_rate=train_config.false_rate, reduction="sum")
         self.epoch = 0
@@ -149,8 +190,18 @@ class Trainer:
         self.resumed_contract: dict | None = None
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        # created after callbacks so parameters they add (e.g. channel gains) are optimised
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=train_config.lr)
+        # moved and wrapped after callbacks so parameters they add (e.g. channel gains) follow
+        self.model.to(self.dist.device)
+        self.forward_all = data_parallel(model, self.dist) if self.dist.enabled else model.forward_all
+        self.optimizer = self._optimizer()
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.cfg
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+        raise ScaLavaError(f"unknown optimizer {cfg.optimizer!r} (adam or sgd)")
 
     # --- checkpoints -------------------------------------------------------
     def state_dict(self) -> dict:
@@ -163,14 +214,20 @@ class Trainer:
             "history": self.history,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
             "contract": self.model.contract.to_dict() if self.model.contract is not None else None,
+            "world_size": self.dist.world_size,
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        save_checkpoint(path, self.state_dict())
+        """Rank 0 writes (atomically); the other processes wait for it."""
+        if self.dist.is_main:
+            save_checkpoint(path, self.state_dict())
+        self.dist.barrier()
 
     def load(self, state: dict) -> None:
         """Continue from a checkpoint (validated by ``load_checkpoint``); a
-        checkpoint of another network or optimiser is a one-line error."""
+        checkpoint of another network or optimiser, or written by another
+        number of processes, is a one-line error."""
+        check_world_size(state, self.dist)
         load_weights(self.model, state["model"], "checkpoint", strict=True)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -189,35 +246,46 @@ class Trainer:
         """Learning rate of (0-based) ``epoch``: a pure function of the epoch, so
         a resumed run uses the same rates as an uninterrupted one."""
         cfg = self.cfg
+        if cfg.lr_schedule == "step":
+            return cfg.lr * cfg.lr_gamma ** (epoch // max(cfg.lr_step, 1))
         if cfg.lr_schedule == "constant" or epochs <= 1:
             return cfg.lr
         if cfg.lr_schedule != "cosine":
-            raise ScaLavaError(f"unknown lr schedule {cfg.lr_schedule!r} (cosine or constant)")
+            raise ScaLavaError(f"unknown lr schedule {cfg.lr_schedule!r} (cosine, step or constant)")
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
     def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
         from tqdm.auto import tqdm
 
-        cfg, model = self.cfg, self.model
+        cfg, model, ctx = self.cfg, self.model, self.dist
         lr = self.lr_at(self.epoch, cfg.epochs)  # the configured total, also when fit() stops early
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         steps = model.config.num_steps
         torch.manual_seed(cfg.seed * 1000 + self.epoch)
-        order = np.random.default_rng([cfg.seed, self.epoch]).permutation(len(data.train_x))
-        augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and not data.events else None
+        n_train = len(data.train_x)
+        batches = global_batches(n_train, cfg.batch_size, cfg.seed, self.epoch, ctx.world_size)
+        static = not data.events
+        augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and static else None
+        flipper = np.random.default_rng([cfg.seed, self.epoch, 2]) if cfg.flip and static else None
         model.train()
-        total_loss, correct = 0.0, 0
-        batches = range(0, len(order), cfg.batch_size)
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch", disable=not progress, leave=False)
-        for start in bar:
-            idx = order[start:start + cfg.batch_size]
-            images = data.train_x[idx]
-            if augment is not None:
-                images = shift_images(images, cfg.shift, augment)
-            xb = _spikes(images, steps, cfg.encoding, data.events, cfg.seed, idx)
-            yb = torch.from_numpy(data.train_y[idx])
-            outs = model.forward_all(xb)
+        total_loss, correct, seen = 0.0, 0, 0
+        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch",
+                   disable=not progress or not ctx.is_main, leave=False)
+        for batch in bar:
+            idx = shard(batch, ctx.rank, ctx.world_size)
+            if augment is None and flipper is None:
+                images = data.train_x[idx]
+            else:  # drawn for the whole global batch, so every process sees what one process would
+                images = data.train_x[batch]
+                if augment is not None:
+                    images = shift_images(images, cfg.shift, augment)
+                if flipper is not None:
+                    images = flip_images(images, flipper)
+                images = shard(images, ctx.rank, ctx.world_size)
+            xb = _spikes(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
+            yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
+            outs = self.forward_all(xb)
             for cb in self.callbacks:
                 cb.on_forward(self, outs)
             loss = self.loss_fn(outs[-1], yb)
@@ -228,9 +296,12 @@ class Trainer:
             self.optimizer.step()
             total_loss += loss.item()
             correct += int((outs[-1].detach().sum(-1).argmax(1) == yb).sum())
+            seen += len(idx)
             bar.set_postfix(loss=f"{loss.item() / len(idx):.3f}")
-        n = len(order)
-        return {"train_loss": total_loss / n, "train_accuracy": correct / n, "lr": lr}
+        if ctx.enabled:
+            totals = ctx.all_reduce_(torch.tensor([total_loss, correct, seen], dtype=torch.float64))
+            total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
+        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "lr": lr}
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
@@ -253,15 +324,16 @@ class Trainer:
         self.model.contract = contract
         while self.epoch < epochs:
             record = {"epoch": self.epoch + 1, **self.train_epoch(data, progress)}
-            ev = evaluate_model(self.model, data.test_x, data.test_y, self.model.config.num_steps,
-                                self.cfg.encoding, self.cfg.eval_batch_size, data.events, self.cfg.seed)
+            ev = evaluate_sharded(self.model, data.test_x, data.test_y, self.model.config.num_steps,
+                                  self.cfg.encoding, self.cfg.eval_batch_size, data.events, self.dist,
+                                  self.cfg.seed)
             record["test_accuracy"] = ev["accuracy"]
             record["firing_rates"] = ev["firing_rates"]
             self.epoch += 1
             for cb in self.callbacks:
                 cb.on_epoch_end(self, self.epoch, record)
             self.history.append(record)
-            if log:
+            if log and self.dist.is_main:
                 rates = " ".join(f"{r:.3f}" for r in record["firing_rates"])
                 log(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
                     f"train {record['train_accuracy']:.4f}  test {record['test_accuracy']:.4f}  rates [{rates}]")

@@ -1,0 +1,85 @@
+"""Data parallelism on torch.distributed (gloo, CPU): two real processes
+launched by torchrun train the small net with SCA on real MNIST-5k digits.
+Every structure update must give identical masks on both ranks, and the same
+ranking inputs (1e-6) and masks as one process over the same global batches."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sca_lava.errors import ScaLavaError
+from sca_lava.training.distributed import DistContext, check_world_size, global_batches, shard
+
+HERE = Path(__file__).resolve().parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_global_batches_are_the_single_process_order_split_over_ranks():
+    for world in (1, 2, 3):
+        batches = global_batches(50, 16, seed=3, epoch=2, world_size=world)
+        assert [len(b) for b in batches[:-1]] == [16, 16, 16]
+        single = np.concatenate(global_batches(50, 16, seed=3, epoch=2))
+        assert np.array_equal(np.concatenate(batches)[:50], single)  # same order whatever the world
+        for b in batches:
+            parts = [shard(b, r, world) for r in range(world)]
+            assert all(len(p) for p in parts)  # nobody gets an empty shard
+            assert sorted(np.concatenate(parts).tolist()) == sorted(b.tolist())
+    assert not np.array_equal(np.concatenate(global_batches(50, 16, 3, 2)),
+                              np.concatenate(global_batches(50, 16, 3, 3)))  # a new order per epoch
+    padded = global_batches(33, 16, seed=0, epoch=0, world_size=2)[-1]
+    assert len(padded) == 2 and padded[1] == np.random.default_rng([0, 0]).permutation(33)[0]
+
+
+def test_resume_refuses_another_world_size():
+    check_world_size({"world_size": 2}, DistContext(rank=0, world_size=2))
+    with pytest.raises(ScaLavaError, match="written by 2 process"):
+        check_world_size({"world_size": 2}, DistContext())
+    with pytest.raises(ScaLavaError, match="written by 1 process"):
+        check_world_size({}, DistContext(rank=1, world_size=2))
+
+
+def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
+    sys.path.insert(0, str(HERE))
+    try:
+        import dist_worker
+    finally:
+        sys.path.remove(str(HERE))
+    out = str(tmp_path / "rankRANK.pt")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+           f"--master_port={_free_port()}", str(HERE / "dist_worker.py"), out]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    single = dist_worker.run(str(tmp_path / "single.pt"), world=False)  # meanwhile, one process
+    log, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, log[-3000:]
+    ranks = [torch.load(out.replace("RANK", str(r)), weights_only=True) for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    assert len(single) >= 2 and all(len(r["updates"]) == len(single) for r in ranks)
+    changed = False
+    for k, ref in enumerate(single):
+        a, b = ranks[0]["updates"][k], ranks[1]["updates"][k]
+        for i in ref["masks"]:
+            assert torch.equal(a["masks"][i], b["masks"][i]), f"update {k}: ranks disagree on block {i}"
+            assert torch.equal(a["masks"][i], ref["masks"][i]), f"update {k}: block {i} differs from one process"
+            changed |= not bool(ref["masks"][i].all())
+            # every rank saw half of each global batch: the sync counted both halves
+            assert a["batches"][i] == b["batches"][i] == 2 * ref["batches"][i]
+            assert torch.allclose(a["scores"][i], ref["scores"][i], rtol=0, atol=1e-6)
+            assert torch.equal(a["scores"][i], b["scores"][i]) and torch.equal(a["signal"][i], b["signal"][i])
+            assert torch.allclose(a["signal"][i], ref["signal"][i], rtol=1e-6, atol=1e-9)
+    assert changed, "no channel was pruned: the test would not see a wrong ranking"
+    assert ranks[0]["history"] == ranks[1]["history"]
