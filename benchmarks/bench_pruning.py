@@ -106,10 +106,9 @@ def deployment_cost(model, test_spikes: np.ndarray) -> dict:
 
 
 def prune_config(criterion: str, kind: str, value: float, seed: int) -> PruneConfig:
-    """The PruneConfig of one budget (``kind``: params or energy)."""
-    if kind == "params":
-        return PruneConfig(criterion=criterion, target_params=value, seed=seed)
-    raise SystemExit(f"budget kind {kind!r} is not supported by this version of sca_lava.pruning")
+    """The PruneConfig of one budget (``kind``: params or energy, the latter on Loihi 2)."""
+    return PruneConfig(criterion=criterion, budget=f"{kind}={value}", profile="loihi2" if kind == "energy" else None,
+                       seed=seed)
 
 
 def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path:

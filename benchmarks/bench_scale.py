@@ -41,7 +41,7 @@ def worker(args) -> None:
     if dist.device == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world_size))
     data = load_mnist5k(seed=0).subset(train=args.samples, test=64)
-    pruner = SCAPruner(PruneConfig(target_params=0.5, seed=0))
+    pruner = SCAPruner(PruneConfig(budget="params=0.5", seed=0))
     trainer = Trainer(build_network(default_config(), seed=0),
                       TrainConfig(epochs=args.epochs + 1, batch_size=args.batch_size, seed=0), [pruner], dist=dist)
 

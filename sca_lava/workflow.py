@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sca_lava.errors import ScaLavaError
+from sca_lava.pruning.cost import NEEDS_PROFILE, parse_budget
 
 PROFILES = ("loihi1", "loihi2")
 
@@ -164,23 +164,15 @@ def no_core_wasted(dense: dict, pruned: dict) -> bool:
     return bool(ok)
 
 
-def parse_budget(text: str) -> tuple[str, float]:
-    """``KIND=VALUE`` -> (kind, value)."""
-    kind, sep, value = text.partition("=")
-    try:
-        return kind.strip(), float(value)
-    except ValueError:
-        raise ScaLavaError(f"budget {text!r}: expected KIND=FRACTION, e.g. energy=0.3") from None
-
-
 def prune_config(cfg: DemoConfig):
-    """The PruneConfig of the demo's budget."""
+    """The PruneConfig of the demo's budget (energy and cores on ``cfg.profile``)."""
     from sca_lava.pruning import PruneConfig
 
-    kind, value = parse_budget(cfg.budget)
-    if kind == "params":
-        return PruneConfig(criterion=cfg.criterion, target_params=value, seed=cfg.seed)
-    raise ScaLavaError(f"budget kind {kind!r} is not supported by this version (params=FRACTION)")
+    kind, _ = parse_budget(cfg.budget)
+    pcfg = PruneConfig(criterion=cfg.criterion, budget=cfg.budget,
+                       profile=cfg.profile if kind in NEEDS_PROFILE else None, seed=cfg.seed)
+    pcfg.validate()
+    return pcfg
 
 
 def run_demo(cfg: DemoConfig, log=print) -> dict:

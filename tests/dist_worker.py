@@ -33,7 +33,7 @@ def run(out: str, world: bool) -> list[dict]:
     torch.set_num_threads(1)
     dist = init_distributed("cpu") if world else DistContext()
     data = load_mnist5k(seed=0).subset(train=64, test=32)
-    pruner = Recording(PruneConfig(target_params=0.5, regrow=0.2, seed=0))
+    pruner = Recording(PruneConfig(budget="params=0.5", regrow=0.2, seed=0))
     pruner.seen = []
     trainer = Trainer(build_network(small_config(), seed=0),
                       TrainConfig(epochs=3, batch_size=16, seed=0, lr=3e-3), [pruner], dist=dist)

@@ -157,7 +157,7 @@ def test_a_prune_that_silences_a_layer_warns(tmp_path, small_data, capsys):
     with torch.no_grad():
         for p in dead.parameters():
             p.zero_()
-    _, rep = prune_and_shrink(dead, small_data, PruneConfig(target_params=0.5),
+    _, rep = prune_and_shrink(dead, small_data, PruneConfig(budget="params=0.5"),
                               TrainConfig(epochs=1, lr=0.0, lr_schedule="constant", batch_size=48),
                               log=None)
     assert rep["silent_layers"]  # old code: silent success

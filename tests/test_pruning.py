@@ -13,6 +13,7 @@ from sca_lava.geometry import count_params, geometry
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
 from sca_lava.pruning import (
+    CRITERIA,
     PruneConfig,
     SCAPruner,
     load_masked,
@@ -21,6 +22,7 @@ from sca_lava.pruning import (
     shrink,
 )
 from sca_lava.pruning.activity import channel_activity
+from sca_lava.pruning.cost import CostModel
 from sca_lava.pruning.masks import GAIN, MASK, masks_of
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.training import Callback, TrainConfig, Trainer
@@ -90,6 +92,14 @@ def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
 # --------------------------------------------------------------------------- ranking, schedule, regrowth
 
 
+def channels_cost():
+    return CostModel(tiny_config(), "channels").evaluate
+
+
+def params_cost():
+    return CostModel(tiny_config(), "params").evaluate
+
+
 def test_global_ranking_across_layers_of_different_sizes():
     geo = geometry(tiny_config())  # prunable: 8, 16, 32 channels
     blocks = [g.block for g in geo if g.prunable]
@@ -98,7 +108,7 @@ def test_global_ranking_across_layers_of_different_sizes():
     scores[blocks[1]][[2]] = [0.2]
     scores[blocks[2]][[7, 9]] = [0.05, 0.4]
     active = {b: np.ones(len(s), bool) for b, s in scores.items()}
-    new, info = select_structure(geo, scores, active, n_prune=4)
+    new, info = select_structure(geo, scores, active, cost=channels_cost(), budget=56 - 4)
     pruned = {(b, int(c)) for b, m in new.items() for c in np.flatnonzero(~m)}
     assert pruned == {(blocks[2], 7), (blocks[0], 1), (blocks[1], 2), (blocks[0], 5)}
     assert info["pruned"] == 4 and info["regrown"] == 0
@@ -110,9 +120,9 @@ def test_parameter_budget_is_met_and_counts_both_sides():
     rng = np.random.default_rng(0)
     scores = {g.block: rng.random(g.out) for g in geo if g.prunable}
     active = {b: np.ones(len(s), bool) for b, s in scores.items()}
-    new, info = select_structure(geo, scores, active, budget=int(0.3 * dense))
+    new, info = select_structure(geo, scores, active, cost=params_cost(), budget=int(0.3 * dense))
     counts = [int(new[g.block].sum()) if g.prunable else g.out for g in geo]
-    assert count_params(geo, counts) == info["params"] <= 0.3 * dense
+    assert count_params(geo, counts) == info["cost"] <= 0.3 * dense
     # removing a conv2 channel also removes its 4x4x... slice of the dense layer's inputs
     full = [g.out for g in geo]
     one_less = list(full)
@@ -131,29 +141,13 @@ def test_regrowth_picks_pruned_channels_with_largest_gradient():
     signal = {b: np.zeros(len(s)) for b, s in scores.items()}
     signal[blocks[2]][4] = 5.0  # a pruned channel that the loss wants back
     signal[blocks[0]][0] = 3.0  # lowest-score active channel, also wanted
-    new, info = select_structure(geo, scores, active, n_prune=3, n_regrow=2, regrow_signal=signal)
+    new, info = select_structure(geo, scores, active, cost=channels_cost(), budget=56 - 3, n_regrow=2,
+                                 regrow_signal=signal)
     assert new[blocks[2]][4] and new[blocks[0]][0]
     assert sum(int((~m).sum()) for m in new.values()) == 3
     assert info["regrown"] == 1  # channel 4 was pruned before and came back
     assert info["regrown_channels"] == {str(blocks[2]): [4]}
     assert sum(len(v) for v in info["pruned_channels"].values()) == info["pruned"]
-
-
-def test_layernorm_scores_rank_relative_to_the_layer():
-    from types import SimpleNamespace
-
-    from sca_lava.pruning.importance import ScoreContext, activity_scores, layer_relative_activity
-
-    taps = {0: SimpleNamespace(score=torch.tensor([0.0, 0.01, 0.03], dtype=torch.float64)),
-            1: SimpleNamespace(score=torch.tensor([0.5, 1.5, 1.0], dtype=torch.float64))}
-    ctx = ScoreContext(model=None, taps=taps, rng=np.random.default_rng(0))
-    plain, rel = activity_scores(ctx), layer_relative_activity(ctx)
-    # globally, every channel of the quiet layer 0 ranks below layer 1 ...
-    assert plain[0].max() < plain[1].min()
-    # ... relative to its layer, the busy channel of layer 0 outranks the quiet one of layer 1
-    np.testing.assert_allclose(rel[0], [0.0, 0.5, 1.5])
-    np.testing.assert_allclose(rel[1], [0.5, 1.5, 1.0])
-    assert rel[0][0] == 0.0  # a pruned (silent) channel stays last
 
 
 def test_cubic_schedule_reaches_target_and_is_monotone():
@@ -164,10 +158,10 @@ def test_cubic_schedule_reaches_target_and_is_monotone():
     assert default_ramp(3) == 2 and default_ramp(1) == 1 and default_ramp(12) == 8
 
 
-@pytest.mark.parametrize("criterion", ["random", "l1", "gain", "sca", "sca-layernorm"])
+@pytest.mark.parametrize("criterion", sorted(CRITERIA))
 def test_updates_follow_schedule_to_the_parameter_target(criterion):
     model = build_network(tiny_config(), 0)
-    pruner = SCAPruner(PruneConfig(criterion=criterion, target_params=0.3, regrow=0.1))
+    pruner = SCAPruner(PruneConfig(criterion=criterion, budget="params=0.3", regrow=0.1))
     pruner.attach(model, 4)
     recs = [pruner.update(e) for e in (1, 2, 3)]
     fractions = [r["param_fraction"] for r in recs]
@@ -180,7 +174,7 @@ def test_updates_follow_schedule_to_the_parameter_target(criterion):
 
 def test_channel_sparsity_mode():
     model = build_network(tiny_config(), 0)
-    pruner = SCAPruner(PruneConfig(criterion="l1", target_params=None, sparsity=0.5, ramp_epochs=1))
+    pruner = SCAPruner(PruneConfig(criterion="group-l1", budget="channels=0.5", ramp_epochs=1))
     pruner.attach(model, 2)
     pruner.update(1)
     kept = sum(int(m.sum()) for m in pruner.masks().values())
@@ -190,11 +184,14 @@ def test_channel_sparsity_mode():
 def test_floor_and_impossible_targets():
     model = build_network(tiny_config(), 0)
     with pytest.raises(ScaLavaError, match="cannot be met"):
-        SCAPruner(PruneConfig(target_params=0.001)).attach(model, 3)
+        SCAPruner(PruneConfig(budget="params=0.001")).attach(model, 3)
     with pytest.raises(ScaLavaError, match="cannot be met"):
-        SCAPruner(PruneConfig(target_params=None, sparsity=0.99)).attach(model, 3)
-    with pytest.raises(ScaLavaError, match="exactly one"):
-        PruneConfig(target_params=0.3, sparsity=0.5).validate()
+        SCAPruner(PruneConfig(budget="channels=0.01")).attach(model, 3)
+    for bad in ("params", "watts=0.3", "params=1.5", "cores=2.5", "energy=x"):
+        with pytest.raises(ScaLavaError, match="budget"):
+            PruneConfig(budget=bad).validate()
+    with pytest.raises(ScaLavaError, match="needs a hardware profile"):
+        PruneConfig(budget="energy=0.3").validate()
     with pytest.raises(ScaLavaError, match="ramp ends"):
         SCAPruner(PruneConfig(ramp_epochs=5)).attach(model, 3)
     # floor: a layer whose channels all score lowest still keeps one
@@ -202,10 +199,10 @@ def test_floor_and_impossible_targets():
     scores = {g.block: np.ones(g.out) for g in geo if g.prunable}
     scores[0][:] = 0.0
     active = {b: np.ones(len(s), bool) for b, s in scores.items()}
-    new, _ = select_structure(geo, scores, active, n_prune=10)
+    new, _ = select_structure(geo, scores, active, cost=channels_cost(), budget=56 - 10)
     assert new[0].sum() == 1 and sum(int((~m).sum()) for m in new.values()) == 10
-    with pytest.raises(ScaLavaError, match="cannot be met"):
-        select_structure(geo, scores, active, n_prune=54)
+    new, info = select_structure(geo, scores, active, cost=channels_cost(), budget=56 - 54)
+    assert not info["budget_met"] and all(m.sum() == 1 for m in new.values())  # the floor, as close as it gets
 
 
 # --------------------------------------------------------------------------- training behaviour
@@ -223,7 +220,7 @@ class Snapshot(Callback):
 
 def test_pruned_channel_is_silent_and_frozen(data):
     model = build_network(tiny_config(), 0)
-    pruner = SCAPruner(PruneConfig(criterion="sca-noregrow", target_params=0.5, ramp_epochs=1))
+    pruner = SCAPruner(PruneConfig(criterion="sca-noregrow", budget="params=0.5", ramp_epochs=1, ranking="plain"))
     snap = Snapshot()
     trainer = Trainer(model, TrainConfig(epochs=2, batch_size=16, seed=0), [pruner, snap])
     trainer.fit(data, progress=False, log=None)
@@ -252,7 +249,7 @@ def test_pruned_channel_is_silent_and_frozen(data):
 def test_resume_equals_uninterrupted(data, tmp_path):
     def make():
         model = build_network(tiny_config(), 0)
-        pruner = SCAPruner(PruneConfig(criterion="sca", target_params=0.4, ramp_epochs=3, regrow=0.15))
+        pruner = SCAPruner(PruneConfig(criterion="sca", budget="params=0.4", ramp_epochs=3, regrow=0.15))
         return Trainer(model, TrainConfig(epochs=3, batch_size=16, seed=1), [pruner]), pruner
 
     full, p_full = make()
@@ -304,7 +301,7 @@ def test_surgery_gives_identical_spikes_including_flatten_dense(data):
 def test_prune_and_shrink_writes_loadable_outputs(data, tmp_path):
     dense = build_network(tiny_config(), 1)  # fine-tune path; also the SynOps reference
     w0 = dense.blocks[0].synapse.weight.detach().clone()
-    small, rep = prune_and_shrink(dense, data, PruneConfig(target_params=0.5, ramp_epochs=1),
+    small, rep = prune_and_shrink(dense, data, PruneConfig(budget="params=0.5", ramp_epochs=1),
                                   TrainConfig(epochs=1, batch_size=32), out_dir=tmp_path, log=None)
     assert torch.equal(dense.blocks[0].synapse.weight, w0) and not hasattr(dense.blocks[0], GAIN)
     assert 0 < rep["synops_fraction"] and rep["dense_test_accuracy"] is not None
@@ -322,8 +319,8 @@ def test_prune_and_shrink_writes_loadable_outputs(data, tmp_path):
 def test_cli_prune_writes_everything(tmp_path, capsys):
     from sca_lava.cli import main
 
-    code = main(["prune", "--out", str(tmp_path), "--target-params", "0.5", "--epochs", "1",
-                 "--criterion", "l1", "--train-samples", "16", "--test-samples", "8", "--no-progress"])
+    code = main(["prune", "--out", str(tmp_path), "--budget", "params=0.5", "--epochs", "1",
+                 "--criterion", "group-l1", "--train-samples", "16", "--test-samples", "8", "--no-progress"])
     assert code == 0
     assert "of the parameters" in capsys.readouterr().out
     for name in ("masked.pt", "pruned.pt", "pruned.net", "report.json", "report.md", "report.png"):
@@ -333,7 +330,7 @@ def test_cli_prune_writes_everything(tmp_path, capsys):
 def test_cli_reports_impossible_target(tmp_path, capsys):
     from sca_lava.cli import main
 
-    code = main(["prune", "--out", str(tmp_path), "--target-params", "0.0001", "--epochs", "1",
+    code = main(["prune", "--out", str(tmp_path), "--budget", "params=0.0001", "--epochs", "1",
                  "--train-samples", "8", "--test-samples", "8", "--no-progress"])
     assert code == 2
     assert "cannot be met" in capsys.readouterr().err

@@ -13,17 +13,9 @@ from sca_lava.commands._common import (
 )
 
 
-def _fraction(text: str) -> float:
-    import argparse
-
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
-
-
 def register(sub) -> None:
-    from sca_lava.pruning.importance import CRITERIA
+    from sca_lava.pruning.cost import BUDGET_KINDS
+    from sca_lava.pruning.importance import CRITERIA, RANKINGS
     from sca_lava.pruning.schedule import SCHEDULES
 
     p = sub.add_parser("prune", help="prune whole channels with SCA and shrink the network",
@@ -34,11 +26,13 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_ckpt", default=None,
                    help="dense checkpoint to fine-tune (default: train from scratch)")
     p.add_argument("--config", default=None, help="network config JSON or network name when training from scratch")
-    target = p.add_mutually_exclusive_group()
-    target.add_argument("--target-params", type=_fraction, default=None,
-                        help="kept fraction of the dense synaptic parameters (default 0.3)")
-    target.add_argument("--sparsity", type=float, default=None, help="fraction of prunable channels removed")
+    p.add_argument("--budget", default=None, metavar="KIND=VALUE",
+                   help="the one budget: " + "; ".join(f"{k}: {v}" for k, v in BUDGET_KINDS.items())
+                   + " (default params=0.3)")
+    p.add_argument("--profile", default=None, help="hardware profile of an energy or cores budget (e.g. loihi2)")
     p.add_argument("--criterion", default=None, choices=tuple(CRITERIA), help="channel importance (default sca)")
+    p.add_argument("--ranking", default=None, choices=RANKINGS,
+                   help="cost: importance per unit of marginal budget cost (default); plain: importance alone")
     p.add_argument("--schedule", default=None, choices=SCHEDULES, help="sparsity ramp (default cubic)")
     p.add_argument("--ramp-start", type=int, default=None, help="epoch the ramp starts (default 0)")
     p.add_argument("--ramp-epochs", type=positive_int, default=None,
@@ -56,7 +50,7 @@ def prune_config_from_args(args, recorded: dict | None = None):
     from sca_lava.errors import ScaLavaError
     from sca_lava.pruning import PruneConfig
 
-    given = {"criterion": args.criterion, "target_params": args.target_params, "sparsity": args.sparsity,
+    given = {"criterion": args.criterion, "budget": args.budget, "profile": args.profile, "ranking": args.ranking,
              "schedule": args.schedule, "ramp_start": args.ramp_start, "ramp_epochs": args.ramp_epochs,
              "interval": args.interval, "regrow": args.regrow, "seed": args.seed}
     if recorded is not None:
@@ -68,8 +62,6 @@ def prune_config_from_args(args, recorded: dict | None = None):
                                    "configuration")
     else:
         pcfg = PruneConfig(**{k: v for k, v in given.items() if v is not None})
-        if args.sparsity is not None:
-            pcfg.target_params = None
     pcfg.validate()
     return pcfg
 
@@ -111,8 +103,11 @@ def _prune(args, dist) -> int:
         print(f"stopped after epoch {args.stop_after}; continue with --resume")
         return 0
     synops = rep["synops_fraction"]
-    print(f"pruned ({pcfg.criterion}): test accuracy {rep['test_accuracy']:.4f}, "
+    b = rep["budget"]
+    print(f"pruned ({pcfg.criterion}, budget {pcfg.budget}"
+          + (f" on {pcfg.profile}" if pcfg.profile else "") + f"): test accuracy {rep['test_accuracy']:.4f}, "
           f"{rep['param_fraction']:.1%} of the parameters"
-          + (f", {synops:.1%} of the dense SynOps" if synops is not None else ""))
+          + (f", {synops:.1%} of the dense SynOps" if synops is not None else "")
+          + f"; budget cost {b['cost_fraction']:.1%} of the dense reference")
     print(f"channels: {[c['after'] for c in rep['channels_per_layer']]}; report: {args.out}/report.md")
     return 0

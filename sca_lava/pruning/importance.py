@@ -3,15 +3,22 @@ Torch-Pruning split): a criterion maps the current model state to one score
 per prunable channel (higher = keep); :mod:`sca_lava.pruning.sca` does the
 ranking, the schedule and the masks identically for all of them.
 
-- ``sca``: spiking channel activity (spike + |V|/theta), with gradient regrowth;
-- ``sca-noregrow``: the same score, no regrowth (ablation);
-- ``sca-layernorm``: the SCA score divided by its layer's mean over active
-  channels, with regrowth (our variant: on static images the spatial mean
-  dilutes early conv layers, whose background positions sit at V = 0, so the
-  plain global ranking over-prunes them);
-- ``l1``: L1 norm of the channel's effective (gain-scaled, quantised) filter;
+- ``sca``: spiking channel activity (spike + |V|/theta), gradient regrowth,
+  ranked per unit of marginal cost of the chosen budget;
+- ``sca-paper``: the same signal and regrowth, ranked by the score alone (the
+  paper's plain global ranking: the faithful reproduction);
+- ``sca-noregrow``: ``sca`` without regrowth (ablation);
+- ``group-l1``: mean |w| of the channel's group: its filter and its slice of
+  the next layer's weights (effective, gain-scaled, quantised weights);
 - ``gain``: |g_c|, the learned channel gain (network-slimming style);
+- ``taylor``: first-order Taylor, |sum over the channel's filter of
+  w * dL/dw| per batch, averaged since the last update (Molchanov et al.);
+  with w scaled by g_c that sum is g_c * dL/dg_c, which the gate already taps;
 - ``random``: uniform random scores (seeded per update).
+
+Every criterion but ``sca-paper`` uses the ranking of ``PruneConfig.ranking``
+(cost-aware by default), so baselines and SCA differ only in their signal.
+No torch at import time (the CLI lists the criteria).
 """
 
 from __future__ import annotations
@@ -22,35 +29,41 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 
+#: global ranking rules: importance per unit of marginal budget cost, or importance alone
+RANKINGS = ("cost", "plain")
+
 
 @dataclass
 class ScoreContext:
     model: object
     taps: dict  # block index -> ActivityTap
     rng: np.random.Generator
+    gates: dict | None = None  # block index -> ChannelGate
+    geo: list | None = None  # sca_lava.geometry.geometry(model.config)
 
 
 def activity_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     return {i: tap.score.numpy().copy() for i, tap in ctx.taps.items()}
 
 
-def layer_relative_activity(ctx: ScoreContext) -> dict[int, np.ndarray]:
-    out = {}
-    for i, tap in ctx.taps.items():
-        score = tap.score.numpy().copy()
-        active = score[score > 0]
-        out[i] = score / active.mean() if active.size else score
-    return out
-
-
-def l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
-    from sca_lava.pruning.masks import effective_weight  # torch: imported on use, not for CRITERIA
+def group_l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    from sca_lava.pruning.masks import effective_weight
 
     out = {}
-    for i in ctx.taps:
-        w = effective_weight(ctx.model.blocks[i])
-        # mean (not sum) so layers with different fan-in compare globally
-        out[i] = w.abs().reshape(w.shape[0], -1).mean(1).double().cpu().numpy()
+    for j, g in enumerate(ctx.geo):
+        if g.block not in ctx.taps:
+            continue
+        w = effective_weight(ctx.model.blocks[g.block]).abs()
+        total = w.reshape(w.shape[0], -1).sum(1).double().cpu().numpy()
+        size = float(w[0].numel())
+        for h in ctx.geo:
+            if h.in_from == j:
+                wn = effective_weight(ctx.model.blocks[h.block]).abs()
+                wn = wn.reshape(wn.shape[0], g.out, h.in_spatial, -1)  # (out, source channel, spatial, kernel)
+                total = total + wn.sum(dim=(0, 2, 3)).double().cpu().numpy()
+                size += wn.shape[0] * h.in_spatial * wn.shape[3]
+        # mean (not sum) so layers with different group sizes compare globally
+        out[g.block] = total / size
     return out
 
 
@@ -59,6 +72,17 @@ def gain_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
 
     return {i: getattr(ctx.model.blocks[i], GAIN).detach().abs().double().cpu().numpy().copy()
             for i in ctx.taps}
+
+
+def taylor_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    from sca_lava.pruning.masks import GAIN
+
+    out = {}
+    for i in ctx.taps:
+        gate = ctx.gates[i]
+        grad = gate.grad_acc.numpy() / max(gate.grad_batches, 1)
+        out[i] = np.abs(getattr(ctx.model.blocks[i], GAIN).detach().double().numpy()) * grad
+    return out
 
 
 def random_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
@@ -71,15 +95,17 @@ class Criterion:
     score: object  # ScoreContext -> dict[int, np.ndarray]
     regrows: bool
     help: str
+    ranking: str | None = None  # None: PruneConfig.ranking; "plain" forces the score-only ranking
 
 
 CRITERIA = {
-    "sca": Criterion("sca", activity_scores, True, "spiking activity + gradient regrowth (SCA)"),
+    "sca": Criterion("sca", activity_scores, True, "spiking activity + gradient regrowth, cost-aware ranking"),
+    "sca-paper": Criterion("sca-paper", activity_scores, True,
+                           "spiking activity + gradient regrowth, plain global ranking (the paper)", "plain"),
     "sca-noregrow": Criterion("sca-noregrow", activity_scores, False, "spiking activity, no regrowth"),
-    "sca-layernorm": Criterion("sca-layernorm", layer_relative_activity, True,
-                               "spiking activity relative to its layer's mean + gradient regrowth"),
-    "l1": Criterion("l1", l1_scores, False, "L1 norm of the channel's filter"),
+    "group-l1": Criterion("group-l1", group_l1_scores, False, "mean |w| of the filter and its next-layer slice"),
     "gain": Criterion("gain", gain_scores, False, "|channel gain|"),
+    "taylor": Criterion("taylor", taylor_scores, False, "first-order Taylor |sum w dL/dw|"),
     "random": Criterion("random", random_scores, False, "random channels"),
 }
 

@@ -55,7 +55,7 @@ def warn_silent(blocks: list[int], measured: dict) -> None:
 
     print(f"WARNING: after pruning, block(s) {blocks} emit no spike on {measured['samples']} test samples: "
           f"the network is dead downstream (test accuracy {measured['accuracy']:.4f}); prune less "
-          "(--target-params) or fine-tune longer", file=sys.stderr, flush=True)
+          "(a looser --budget) or fine-tune longer", file=sys.stderr, flush=True)
 
 
 def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_config: PruneConfig | None = None,
@@ -67,7 +67,9 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     """Train with SCA masks (fine-tuning ``dense_model``, or from scratch on
     ``config``/the default net when it is None), remove the masked channels
     and measure. ``dense_reference`` (default: ``dense_model``) is the trained
-    dense net the SynOps/accuracy fractions compare to. With ``out_dir``
+    dense net the SynOps/accuracy fractions and the synops/energy budgets
+    compare to (without either: the network as training starts, measured on
+    the first ``calibration_samples`` training samples). With ``out_dir``
     writes masked.pt (resumable), pruned.pt (a plain checkpoint
     ``load_trained`` reads), pruned.net (netx) and report.{json,md,png}.
     ``stop_after`` ends the training early (resume it later); the result is
@@ -86,7 +88,10 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
             cfg.input_shape = tuple(data.input_shape)
         model = build_network(cfg, seed=tcfg.seed)
     dense_config = NetworkConfig.from_dict(model.config.to_dict())
-    pruner = SCAPruner(pcfg)
+    reference = dense_reference if dense_reference is not None else dense_model
+    calib = data.train_x[:pcfg.calibration_samples]
+    calib = calib if data.events else encode(calib, model.config.num_steps, tcfg.encoding)
+    pruner = SCAPruner(pcfg, reference=calib, reference_model=reference)
     trainer = Trainer(model, tcfg, [pruner], dist=dist)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / "masked.pt" if out is not None else None
@@ -107,7 +112,6 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
         raise RuntimeError("surgery changed the output spikes")
     test_x, test_y = data.test_x[:eval_samples], data.test_y[:eval_samples]
     small_m = measure(small, test_x, test_y, tcfg.encoding, tcfg.eval_batch_size, data.events)
-    reference = dense_reference if dense_reference is not None else dense_model
     dense_m = (measure(reference, test_x, test_y, tcfg.encoding, tcfg.eval_batch_size, data.events)
                if reference is not None else None)
     silent = [ly["block"] for ly in small_m["layers"] if ly["firing_rate"] == 0]
@@ -116,6 +120,11 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     rep = build_report(small, dense_config, small_m, dense_m, extra={
         "silent_layers": silent,
         "criterion": pcfg.criterion,
+        "budget": {"kind": pruner.kind, "value": pruner.value, "profile": pcfg.profile,
+                   "ranking": pcfg.effective_ranking, "cost_fraction": pruner.cost_fraction(),
+                   "dense_cost": pruner.dense_cost,
+                   "definition": "cost model of sca_lava.pruning.cost on the training activity since the "
+                                 "last structure update; fraction of the dense reference"},
         "prune_config": pcfg.to_dict(),
         "train_config": asdict(tcfg),
         "surgery_exact": exact,

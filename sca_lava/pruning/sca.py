@@ -1,26 +1,27 @@
 """The SCA structure update as a :class:`~sca_lava.training.Callback`.
 
-Every ``interval`` epochs: rank all prunable channels GLOBALLY by the
-criterion's score (currently pruned channels rank first, so they stay pruned
-unless regrown), remove the lowest until the scheduled budget is met, remove
-``q*N`` more, then regrow the ``q*N`` removed channels with the largest
-accumulated ``|dL/d(g_c m_c)|`` (regrowing criteria only). In parameter mode
-the lowest-ranked remaining channels are removed again if the regrown ones
-overshoot the budget, so the budget always holds after an update; channels
-removed in this update that still fit under the budget are then put back, best
-first (greedy removal otherwise overshoots by up to one large channel).
+Every ``interval`` epochs, starting from the current masks: rank the active
+prunable channels GLOBALLY (by the criterion's score per unit of marginal
+cost in the budget's currency, or by the score alone for ``sca-paper`` and
+``ranking="plain"``), remove the lowest until the scheduled budget holds,
+remove ``q*N`` more, then regrow the ``q*N`` pruned channels (old or new)
+with the largest accumulated ``|dL/d(g_c m_c)|`` (regrowing criteria only)
+and remove again if the regrown ones break the budget. A criterion that does
+not regrow never brings a pruned channel back.
 
-The budget is either a fraction of the dense network's synaptic parameters
-(``target_params``; removing channel c of layer l removes its filter and the
-matching input slice of the next layer) or a fraction of prunable channels
-(``sparsity``). Pruned weights are frozen: the mask zeroes their gradient and
-their Adam moments are zeroed, so Adam's update is exactly 0 and regrowth
-resumes from their values at pruning time.
+The budget (:mod:`sca_lava.pruning.cost`) is a kept fraction of the dense
+network's parameters, SynOps or dynamic energy on a hardware profile, a
+number of cores on a profile, or a kept fraction of the prunable channels.
+It follows the schedule (a cubic ramp by default) and holds after every
+update. Pruned weights are frozen: the mask zeroes their gradient and their
+Adam moments are zeroed, so Adam's update is exactly 0 and regrowth resumes
+from their values at pruning time.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -29,7 +30,17 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import LayerGeometry, count_params, geometry
 from sca_lava.models.network import SpikingNet
 from sca_lava.pruning.activity import install_taps
-from sca_lava.pruning.importance import ScoreContext, get_criterion
+from sca_lava.pruning.cost import (
+    NEEDS_ACTIVITY,
+    NEEDS_PROFILE,
+    Activity,
+    CostModel,
+    install_cost_taps,
+    measure_activity,
+    parse_budget,
+    snapshot,
+)
+from sca_lava.pruning.importance import RANKINGS, ScoreContext, get_criterion
 from sca_lava.pruning.masks import GAIN, MASK, install_gates
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.training.trainer import Callback
@@ -38,12 +49,16 @@ from sca_lava.training.trainer import Callback
 @dataclass
 class PruneConfig:
     """Defaults: keep 30 % of the dense parameters, SCA with 10 % regrowth,
-    one structure update per epoch, cubic ramp from epoch 0 to ~2/3 of the
-    training epochs (see :func:`~sca_lava.pruning.schedule.default_ramp`)."""
+    cost-aware ranking, one structure update per epoch, cubic ramp from epoch
+    0 to ~2/3 of the training epochs (see
+    :func:`~sca_lava.pruning.schedule.default_ramp`). ``budget`` is
+    ``KIND=VALUE`` (kinds in :data:`sca_lava.pruning.cost.BUDGET_KINDS`);
+    energy and cores need ``profile``."""
 
     criterion: str = "sca"
-    target_params: float | None = 0.3  # kept fraction of dense synaptic parameters
-    sparsity: float | None = None  # or: fraction of prunable channels removed
+    budget: str = "params=0.3"
+    profile: str | None = None
+    ranking: str = "cost"  # cost: score per unit of marginal cost; plain: score alone
     schedule: str = "cubic"
     ramp_start: int = 0
     ramp_epochs: int | None = None
@@ -51,118 +66,146 @@ class PruneConfig:
     regrow: float = 0.1  # q, as a fraction of all prunable channels
     floor: int = 1  # channels kept per prunable layer at least
     seed: int = 0
-    extra: dict = field(default_factory=dict)
+    calibration_samples: int = 256  # training samples the dense reference activity is measured on
 
     def validate(self) -> None:
         get_criterion(self.criterion)
-        if (self.target_params is None) == (self.sparsity is None):
-            raise ScaLavaError("give exactly one of target_params (kept parameter fraction) or sparsity")
-        if self.target_params is not None and not 0.0 < self.target_params <= 1.0:
-            raise ScaLavaError(f"target_params must be in (0, 1], got {self.target_params}")
-        if self.sparsity is not None and not 0.0 <= self.sparsity < 1.0:
-            raise ScaLavaError(f"sparsity must be in [0, 1), got {self.sparsity}")
+        kind, _ = parse_budget(self.budget)
+        if kind in NEEDS_PROFILE:
+            if self.profile is None:
+                raise ScaLavaError(f"a {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
+            from sca_lava.hardware.profile import load_profile
+
+            load_profile(self.profile)
+        if self.ranking not in RANKINGS:
+            raise ScaLavaError(f"unknown ranking {self.ranking!r} (choose from {', '.join(RANKINGS)})")
         if not 0.0 <= self.regrow < 1.0:
             raise ScaLavaError(f"regrow fraction must be in [0, 1), got {self.regrow}")
-        if self.interval < 1 or self.floor < 1:
-            raise ScaLavaError("interval and floor must be >= 1")
+        if self.interval < 1 or self.floor < 1 or self.calibration_samples < 1:
+            raise ScaLavaError("interval, floor and calibration_samples must be >= 1")
 
     @property
-    def final_sparsity(self) -> float:
-        return 1.0 - self.target_params if self.target_params is not None else float(self.sparsity)
+    def budget_kind(self) -> str:
+        return parse_budget(self.budget)[0]
+
+    @property
+    def budget_value(self) -> float:
+        return parse_budget(self.budget)[1]
+
+    @property
+    def effective_ranking(self) -> str:
+        return get_criterion(self.criterion).ranking or self.ranking
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> PruneConfig:
+        d = dict(d)
+        if "budget" not in d:  # checkpoints written before budgets had kinds
+            if d.get("target_params") is not None:
+                d["budget"] = f"params={d['target_params']}"
+            elif d.get("sparsity") is not None:
+                d["budget"] = f"channels={1.0 - float(d['sparsity'])}"
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-def _prunable(geo: list[LayerGeometry]) -> list[int]:
-    return [j for j, g in enumerate(geo) if g.prunable]
-
-
-def min_params(geo: list[LayerGeometry], floor: int = 1) -> int:
-    return count_params(geo, [min(floor, g.out) if g.prunable else g.out for g in geo])
-
-
 def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
-                     *, budget: int | None = None, n_prune: int | None = None, n_regrow: int = 0,
-                     regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1
-                     ) -> tuple[dict[int, np.ndarray], dict]:
-    """Global prune + regrow. ``scores``/``active``/``regrow_signal`` are keyed
-    by block index. Exactly one of ``budget`` (max synaptic parameters) or
-    ``n_prune`` (channels to remove) is given. Returns the new boolean masks
-    and counts of what changed."""
-    if (budget is None) == (n_prune is None):
-        raise ValueError("give exactly one of budget or n_prune")
-    by_block = {g.block: j for j, g in enumerate(geo)}
-    entries = [(b, c) for b in sorted(scores) for c in range(len(scores[b]))]
-    sc = np.array([scores[b][c] for b, c in entries], dtype=np.float64)
-    act = np.array([bool(active[b][c]) for b, c in entries])
-    order = np.lexsort((np.arange(len(entries)), sc, act))  # pruned first, then low score
-    counts = [g.out for g in geo]
-    keep = np.ones(len(entries), dtype=bool)
+                     *, cost, budget: float, key: dict[int, np.ndarray] | None = None, n_regrow: int = 0,
+                     regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1, exact=None,
+                     put_back: bool = True) -> tuple[dict[int, np.ndarray], dict]:
+    """Global prune + regrow starting from the current masks ``active``.
 
-    def params() -> int:
-        return count_params(geo, counts)
+    ``cost(masks) -> float`` is the budget's currency (``exact``, when given,
+    is checked last and ``cost`` may approximate it); ``budget`` its maximum.
+    Channels are removed lowest ``key`` first (default: the score), the
+    smallest prefix of that order that meets the budget (binary search: every
+    currency is non-increasing as channels go). ``put_back`` then returns
+    channels removed in this update, best first, while the budget still holds
+    (greedy removal overshoots by up to one channel). Returns the new boolean
+    masks and what changed; ``info["budget_met"]`` is False only when even
+    ``floor`` channels per layer cost more than ``budget``."""
+    geo_blocks = {g.block for g in geo if g.prunable}
+    blocks = [b for b in sorted(scores) if b in geo_blocks]
+    entries = [(b, c) for b in blocks for c in range(len(scores[b]))]
+    rank = key if key is not None else scores
+    kv = np.array([rank[b][c] for b, c in entries], dtype=np.float64)
+    was = np.array([bool(active[b][c]) for b, c in entries])
+    order = np.lexsort((np.arange(len(entries)), kv))  # lowest key first
+    block_of = np.array([b for b, _ in entries])
 
-    def done(removed: int) -> bool:
-        return params() <= budget if budget is not None else removed >= n_prune
+    def masks(keep: np.ndarray) -> dict[int, np.ndarray]:
+        out, start = {}, 0
+        for b in blocks:
+            out[b] = keep[start:start + len(scores[b])].copy()
+            start += len(scores[b])
+        return out
 
-    def remove_in_order(stop, skip=()) -> list[int]:
-        taken = []
+    def removable(keep: np.ndarray, skip=()) -> list[int]:
+        """Kept channels in removal order, as many per layer as the floor allows."""
+        room = {b: int(keep[block_of == b].sum()) - floor for b in blocks}
+        seq = []
         for k in order:
-            if stop(len(taken)):
-                break
-            if not keep[k] or k in skip:
-                continue
-            j = by_block[entries[k][0]]
-            if counts[j] <= floor:
-                continue
-            keep[k] = False
-            counts[j] -= 1
-            taken.append(int(k))
-        return taken
+            b = entries[k][0]
+            if keep[k] and k not in skip and room[b] > 0:
+                seq.append(int(k))
+                room[b] -= 1
+        return seq
 
-    removed = remove_in_order(done)
-    if not done(len(removed)):
-        need = f"{budget} parameters" if budget is not None else f"{n_prune} pruned channels"
-        raise ScaLavaError(f"pruning target cannot be met: {need} is impossible while keeping "
-                           f">= {floor} channel(s) per prunable layer")
-    extra = remove_in_order(lambda n: n >= n_regrow) if n_regrow > 0 else []
-    regrown: list[int] = []
-    if extra:
-        signal = regrow_signal or {}
-        cand = removed + extra
-        sig = np.array([float(signal[entries[k][0]][entries[k][1]]) if entries[k][0] in signal
-                        else 0.0 for k in cand])
-        pick = np.argsort(-sig, kind="stable")[:len(extra)]
-        for p in pick:
-            k = cand[p]
-            keep[k] = True
-            counts[by_block[entries[k][0]]] += 1
-            regrown.append(k)
-    if budget is not None and params() > budget:
-        remove_in_order(lambda n: params() <= budget, skip=set(regrown))
-    if budget is not None:
-        # greedy removal overshoots by up to one large channel: put back the best-ranked
-        # channels removed in this update (never previously pruned ones) that still fit
-        for k in order[::-1]:
-            if keep[k] or not act[k]:
-                continue
-            j = by_block[entries[k][0]]
-            counts[j] += 1
-            if params() <= budget:
-                keep[k] = True
+    def cut(keep, seq, n):
+        out = keep.copy()
+        out[seq[:n]] = False
+        return out
+
+    def search(keep, seq) -> tuple[np.ndarray, bool]:
+        if cost(masks(keep)) <= budget:
+            return keep, True
+        if cost(masks(cut(keep, seq, len(seq)))) > budget:
+            return cut(keep, seq, len(seq)), False
+        lo, hi = 1, len(seq)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cost(masks(cut(keep, seq, mid))) <= budget:
+                hi = mid
             else:
-                counts[j] -= 1
-    new = {b: np.ones(len(scores[b]), dtype=bool) for b in scores}
-    for k, (b, c) in enumerate(entries):
-        new[b][c] = keep[k]
-    was_active = {k for k in range(len(entries)) if act[k]}
-    pruned_now = [k for k in sorted(was_active) if not keep[k]]
-    regrown_now = [k for k in range(len(entries)) if keep[k] and not act[k]]
+                lo = mid + 1
+        return cut(keep, seq, hi), True
+
+    keep, met = search(was.copy(), removable(was))
+    regrown: list[int] = []
+    if n_regrow > 0 and met:
+        extra = removable(keep)[:n_regrow]
+        if extra:
+            keep[extra] = False
+            signal = regrow_signal or {}
+            cand = np.flatnonzero(~keep)
+            sig = np.array([float(signal[entries[k][0]][entries[k][1]]) if entries[k][0] in signal else 0.0
+                            for k in cand])
+            regrown = [int(k) for k in cand[np.argsort(-sig, kind="stable")[:len(extra)]]]
+            before = keep.copy()
+            before[extra] = True
+            keep[regrown] = True
+            keep, met = search(keep, removable(keep, skip=set(regrown)))
+            if not met:  # the regrown channels cannot be paid for: no regrowth this time
+                keep, met, regrown = before, True, []
+    if put_back and met:
+        for k in order[::-1]:
+            if keep[k] or not was[k]:
+                continue
+            keep[k] = True
+            if cost(masks(keep)) > budget:
+                keep[k] = False
+    if exact is not None and met:
+        for k in [None] + removable(keep, skip=set(regrown)):
+            if k is not None:
+                keep[k] = False
+            if exact(masks(keep)) <= budget:
+                break
+        else:
+            met = False
+    new = masks(keep)
+    pruned_now = [k for k in range(len(entries)) if was[k] and not keep[k]]
+    regrown_now = [k for k in range(len(entries)) if keep[k] and not was[k]]
 
     def by_layer(ks: list[int]) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
@@ -173,7 +216,9 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
     info = {
         "pruned": len(pruned_now),
         "regrown": len(regrown_now),
-        "params": params(),
+        "cost": float((exact or cost)(new)),
+        "budget": float(budget),
+        "budget_met": bool(met),
         "pruned_channels": by_layer(pruned_now),  # block -> channel indices pruned by this update
         "regrown_channels": by_layer(regrown_now),  # block -> previously pruned channels brought back
     }
@@ -181,14 +226,26 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
 
 
 class SCAPruner(Callback):
-    """Dynamic structured pruning during SLAYER training (see module doc)."""
+    """Dynamic structured pruning during SLAYER training (see module doc).
+
+    ``reference``: input spikes (N, ..., T) the dense reference activity is
+    measured on when the pruner attaches (needed by synops and energy
+    budgets; :func:`~sca_lava.pruning.pipeline.prune_and_shrink` passes the
+    first training samples); ``reference_model``: the trained dense network
+    that activity is measured on (default: the network being pruned, as it
+    is when training starts)."""
 
     name = "sca"
 
-    def __init__(self, config: PruneConfig | None = None):
+    def __init__(self, config: PruneConfig | None = None, reference=None, reference_model=None):
         self.config = config or PruneConfig()
         self.config.validate()
         self.criterion = get_criterion(self.config.criterion)
+        self.kind, self.value = parse_budget(self.config.budget)
+        self.reference_spikes = reference
+        self.reference_model = reference_model
+        self.reference: Activity | None = None
+        self.dense_cost: float | None = None
         self.model: SpikingNet | None = None
         self.epochs = None
         self.updates: list[dict] = []
@@ -196,34 +253,65 @@ class SCAPruner(Callback):
 
     # --- set-up --------------------------------------------------------------
     def attach(self, model: SpikingNet, epochs: int) -> None:
-        """Install gains/masks and activity taps; check the target is feasible."""
+        """Install gains/masks and activity/cost taps, measure the dense
+        reference (when given) and check the budget is feasible."""
         cfg = self.config
         self.model = model
         self.epochs = int(epochs)
         self.geo = geometry(model.config)
         self.gates = install_gates(model)
         self.taps = install_taps(model, sorted(self.gates))
+        self.cost_model = CostModel(model.config, self.kind, cfg.profile)
+        self.cost_taps = install_cost_taps(model) if self.kind in NEEDS_ACTIVITY else {}
+        self.extra_accumulators = list(self.cost_taps.values())  # summed over data-parallel processes
         self.dense_params = count_params(self.geo)
         self.num_channels = sum(g.out for g in self.geo if g.prunable)
         self.ramp = cfg.ramp_epochs if cfg.ramp_epochs is not None else default_ramp(self.epochs, cfg.ramp_start)
         if cfg.ramp_start + self.ramp > self.epochs:
             raise ScaLavaError(f"the sparsity ramp ends at epoch {cfg.ramp_start + self.ramp}, after the last "
                                f"training epoch ({self.epochs}): lower --ramp-epochs or train longer")
-        if cfg.target_params is not None:
-            low = min_params(self.geo, cfg.floor)
-            if low > cfg.target_params * self.dense_params:
-                raise ScaLavaError(
-                    f"target of {cfg.target_params:.1%} of the parameters cannot be met: keeping "
-                    f"{cfg.floor} channel(s) per prunable layer already needs {low} of "
-                    f"{self.dense_params} ({low / self.dense_params:.1%})")
-        else:
-            layers = len(_prunable(self.geo))
-            most = self.num_channels - sum(min(cfg.floor, g.out) for g in self.geo if g.prunable)
-            if round(cfg.sparsity * self.num_channels) > most:
-                raise ScaLavaError(
-                    f"channel sparsity {cfg.sparsity:.1%} cannot be met: at most {most} of "
-                    f"{self.num_channels} channels can go while keeping {cfg.floor} in each of "
-                    f"{layers} prunable layers")
+        if self.kind not in NEEDS_ACTIVITY:
+            self._set_reference(None)
+        elif self.reference_spikes is not None:
+            self.calibrate(self.reference_spikes, self.reference_model)
+
+    def calibrate(self, spikes, model: SpikingNet | None = None) -> None:
+        """Measure the dense reference activity on ``spikes`` (with ``model``,
+        default the attached network) and check the budget is feasible."""
+        self._set_reference(measure_activity(model if model is not None else self.model, spikes))
+
+    def _dense_masks(self) -> dict[int, np.ndarray]:
+        return {g.block: np.ones(g.out, dtype=bool) for g in self.geo if g.prunable}
+
+    def _set_reference(self, act: Activity | None) -> None:
+        self.reference = act
+        self.dense_cost = self.cost_model.evaluate(self._dense_masks(), act)
+        final = self.final_budget()
+        cheapest = self._floor_masks(act)
+        low = self.cost_model.evaluate(cheapest, act)
+        if low > final:
+            unit = {"params": "parameters", "channels": "channels", "synops": "SynOps per inference",
+                    "energy": "pJ per inference", "cores": "cores"}[self.kind]
+            on = f" on {self.config.profile}" if self.kind in NEEDS_PROFILE else ""
+            def num(v: float) -> str:
+                return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+            raise ScaLavaError(
+                f"budget {self.config.budget}{on} cannot be met: keeping {self.config.floor} channel(s) per "
+                f"prunable layer already needs {num(low)} {unit}, {low / self.dense_cost:.1%} of the dense "
+                f"network's {num(self.dense_cost)} (the budget allows {num(final)})")
+
+    def _floor_masks(self, act: Activity | None) -> dict[int, np.ndarray]:
+        """The cheapest ``floor`` channels of every prunable layer, alone."""
+        dense = self._dense_masks()
+        marg = self.cost_model.marginal(dense, act) if self.kind in NEEDS_ACTIVITY else None
+        out = {}
+        for b, m in dense.items():
+            keep = np.zeros_like(m)
+            order = np.argsort(marg[b], kind="stable") if marg is not None else np.arange(len(m))
+            keep[order[:self.config.floor]] = True
+            out[b] = keep
+        return out
 
     def on_train_begin(self, trainer) -> None:
         self.trainer = trainer
@@ -264,18 +352,35 @@ class SCAPruner(Callback):
             g.commit()
 
     # --- schedule --------------------------------------------------------------
+    @property
+    def final_fraction(self) -> float:
+        """The kept fraction of the dense cost the ramp ends at."""
+        if self.kind == "cores":
+            return min(1.0, self.value / self.dense_cost)
+        return self.value
+
     def target_at(self, epoch: int) -> float:
         cfg = self.config
-        return target_sparsity(epoch, cfg.final_sparsity, cfg.ramp_start, self.ramp, cfg.schedule)
+        return target_sparsity(epoch, 1.0 - self.final_fraction, cfg.ramp_start, self.ramp, cfg.schedule)
+
+    def budget_at(self, epoch: int) -> float:
+        """Maximum cost after the update of ``epoch`` (whole units for counts)."""
+        b = (1.0 - self.target_at(epoch)) * self.dense_cost
+        return float(math.floor(b + 1e-9)) if self.kind in ("params", "channels", "cores") else b
+
+    def final_budget(self) -> float:
+        b = self.final_fraction * self.dense_cost
+        return float(math.floor(b + 1e-9)) if self.kind in ("params", "channels", "cores") else b
 
     def due(self, epoch: int) -> bool:
         """Updates every ``interval`` epochs while the ramp runs (its last epoch
         included, so the target is reached); the epochs after it fine-tune the
-        final structure without prune/regrow churn."""
+        final structure without prune/regrow churn, unless the (measured)
+        cost has drifted above the final budget."""
         start = self.config.ramp_start
         if epoch <= start or (epoch - start) % self.config.interval != 0:
             return False
-        return epoch <= start + self.ramp or self.current_sparsity_value() + 1e-9 < self.target_at(epoch)
+        return epoch <= start + self.ramp or self.current_cost() > self.final_budget() * (1 + 1e-9)
 
     def masks(self) -> dict[int, np.ndarray]:
         return {i: getattr(self.model.blocks[i], MASK).detach().cpu().numpy() > 0.5 for i in self.gates}
@@ -287,24 +392,52 @@ class SCAPruner(Callback):
     def param_fraction(self) -> float:
         return count_params(self.geo, self.active_counts()) / self.dense_params
 
-    def current_sparsity_value(self) -> float:
-        if self.config.target_params is not None:
-            return 1.0 - self.param_fraction()
-        kept = sum(int(m.sum()) for m in self.masks().values())
-        return 1.0 - kept / self.num_channels
+    def activity(self) -> Activity | None:
+        """Activity since the last update (the reference before any batch)."""
+        if self.kind not in NEEDS_ACTIVITY:
+            return None
+        return snapshot(self.cost_taps) or self.reference
+
+    def current_cost(self) -> float:
+        return self.cost_model.evaluate(self.masks(), self.activity())
+
+    def cost_fraction(self) -> float:
+        return self.current_cost() / self.dense_cost
 
     # --- the structure update ---------------------------------------------------
     def update(self, epoch: int) -> dict:
         cfg = self.config
+        if self.dense_cost is None:
+            raise ScaLavaError(f"a {self.kind} budget needs the dense reference activity: pass reference= to "
+                               "SCAPruner or call calibrate() before training")
         s = self.target_at(epoch)
+        budget = self.budget_at(epoch)
+        act = self.activity()
         rng = np.random.default_rng([cfg.seed, 7919, epoch])
-        scores = self.criterion.score(ScoreContext(self.model, self.taps, rng))
+        scores = self.criterion.score(ScoreContext(self.model, self.taps, rng, self.gates, self.geo))
         n_regrow = int(round(cfg.regrow * self.num_channels)) if self.criterion.regrows else 0
         signal = {i: g.grad_acc.numpy() / max(g.grad_batches, 1) for i, g in self.gates.items()}
-        kwargs = ({"budget": int(np.floor((1.0 - s) * self.dense_params + 1e-9))}
-                  if cfg.target_params is not None else {"n_prune": int(round(s * self.num_channels))})
-        new, info = select_structure(self.geo, scores, self.masks(), n_regrow=n_regrow,
-                                     regrow_signal=signal, floor=cfg.floor, **kwargs)
+        masks = self.masks()
+        model = self.cost_model
+        key = None
+        if cfg.effective_ranking == "cost":
+            marg = model.marginal(masks, act)
+            key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
+        exact = None
+        if self.kind == "energy":  # search with today's allocation, then check the chosen structure's own
+            alloc = model.allocation(model.counts(masks))
+
+            def cost(m):
+                return model.evaluate(m, act, alloc=alloc)
+
+            def exact(m):
+                return model.evaluate(m, act)
+        else:
+            def cost(m):
+                return model.evaluate(m, act)
+        new, info = select_structure(self.geo, scores, masks, cost=cost, exact=exact, budget=budget, key=key,
+                                     n_regrow=n_regrow, regrow_signal=signal, floor=cfg.floor,
+                                     put_back=model.cheap)
         with torch.no_grad():
             for i, m in new.items():
                 getattr(self.model.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
@@ -313,7 +446,11 @@ class SCAPruner(Callback):
             t.reset()
         for g in self.gates.values():
             g.reset()
+        for t in self.cost_taps.values():
+            t.reset()
         rec = {"epoch": int(epoch), "target_sparsity": s, "param_fraction": self.param_fraction(),
+               "budget_kind": self.kind, "cost_fraction": info["cost"] / self.dense_cost,
+               "budget_fraction": budget / self.dense_cost,
                "channels": self.active_counts(),
                "scores": {str(i): [float(v) for v in sc] for i, sc in scores.items()},  # before the update
                **info}
@@ -357,6 +494,7 @@ class SCAPruner(Callback):
             rec = self.update(epoch)
             record["pruning"] = {k: rec[k] for k in ("target_sparsity", "pruned", "regrown")}
         record["param_fraction"] = self.param_fraction()
+        record["cost_fraction"] = self.cost_fraction()
         record["channels"] = self.active_counts()
         if self._dist() is not None:  # rank 0 (and its checkpoint) carries the totals on
             self._dist().keep_on_main(self.accumulators())
@@ -370,6 +508,9 @@ class SCAPruner(Callback):
             "score_batches": {str(i): int(t.batches) for i, t in self.taps.items()},
             "grads": {str(i): g.grad_acc.clone() for i, g in self.gates.items()},
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
+            "reference": self.reference.to_dict() if self.reference is not None else None,
+            "cost_taps": {str(i): {"inputs": t.inputs.clone(), "active": t.active, "host": t.host,
+                                   "samples": t.samples, "steps": t.steps} for i, t in self.cost_taps.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -383,5 +524,12 @@ class SCAPruner(Callback):
             for key, v in state.get("grads", {}).items():
                 self.gates[int(key)].grad_acc.copy_(v)
                 self.gates[int(key)].grad_batches = int(state["grad_batches"][key])
+            for key, v in state.get("cost_taps", {}).items():
+                tap = self.cost_taps[int(key)]
+                tap.inputs.copy_(v["inputs"])
+                tap.active, tap.host = float(v["active"]), float(v["host"])
+                tap.samples, tap.steps = int(v["samples"]), int(v["steps"])
+        if state.get("reference") is not None:
+            self._set_reference(Activity.from_dict(state["reference"]))
         if self._dist() is not None:  # the checkpoint holds the totals: count them once
             self._dist().keep_on_main(self.accumulators())

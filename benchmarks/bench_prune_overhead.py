@@ -1,0 +1,95 @@
+"""Bookkeeping overhead of SCA pruning per training step, printed side by side.
+
+Variants, same network and batch, interleaved rounds (median per step):
+  plain    - SLAYER training step, no pruning;
+  params   - + channel gates (gain x mask in the quantiser, gradient tap) and activity taps;
+  energy   - + the cost taps a synops/energy budget needs (spikes per input neuron, active
+             neuron-steps), i.e. everything a `--budget energy=...` run does per step.
+Also times one structure update per budget kind (once per epoch, not per step).
+
+  python benchmarks/bench_prune_overhead.py [--batch-size 32] [--steps 8] [--rounds 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+from sca_lava.data import encode, load_mnist5k
+from sca_lava.models import NetworkConfig, build_network, default_config
+from sca_lava.pruning import PruneConfig, SCAPruner
+from sca_lava.training import TrainConfig, Trainer
+
+BUDGETS = {"params": ("params=0.3", None), "energy": ("energy=0.3", "loihi2")}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=8, help="timed training steps per round and variant")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--config", default=None, help="network config JSON (default: default_config())")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    data = load_mnist5k()
+    config = NetworkConfig.from_dict(json.load(open(args.config))) if args.config else default_config()
+    steps_t = config.num_steps
+    x = torch.from_numpy(encode(data.train_x[: args.batch_size], steps_t)).float()
+    y = torch.from_numpy(data.train_y[: args.batch_size])
+    ref = encode(data.train_x[:64], steps_t)
+
+    trainers = {"plain": Trainer(build_network(config), TrainConfig(batch_size=args.batch_size))}
+    pruners = {}
+    for name, (budget, profile) in BUDGETS.items():
+        pr = SCAPruner(PruneConfig(budget=budget, profile=profile), reference=ref)
+        trainers[name] = Trainer(build_network(config), TrainConfig(batch_size=args.batch_size), [pr])
+        pruners[name] = pr
+
+    def step(tr: Trainer) -> None:
+        tr.model.train()
+        outs = tr.model.forward_all(x)
+        loss = tr.loss_fn(outs[-1], y)
+        tr.optimizer.zero_grad()
+        loss.backward()
+        tr.optimizer.step()
+
+    for tr in trainers.values():
+        step(tr)  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in trainers}
+    for _ in range(args.rounds):
+        for name, tr in trainers.items():
+            for _ in range(args.steps):
+                t0 = time.perf_counter()
+                step(tr)
+                times[name].append(time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    syn = sum(1 for ly in config.layers if ly["type"] != "flatten")
+    print(f"network: {syn} synaptic layers, T={steps_t}, batch {args.batch_size}, torch threads "
+          f"{torch.get_num_threads()}, {args.rounds} interleaved rounds x {args.steps} steps, median")
+    for name in trainers:
+        print(f"  {name:7s} training step {med[name] * 1e3:8.1f} ms   ratio to plain {med[name] / med['plain']:.3f}")
+
+    # one structure update per epoch: its cost, in training steps
+    for name, (budget, profile) in {**BUDGETS, "cores": ("cores=6", "loihi1")}.items():
+        if name in pruners:
+            pr = pruners[name]
+        else:
+            pr = SCAPruner(PruneConfig(budget=budget, profile=profile))
+            pr.attach(build_network(config), 8)
+        t0 = time.perf_counter()
+        rec = pr.update(1)
+        dt = time.perf_counter() - t0
+        print(f"  update ({budget}{' on ' + profile if profile else ''}): {dt:6.2f} s = "
+              f"{dt / med['plain']:.0f} plain steps; cost after it {rec['cost_fraction']:.3f} of dense "
+              f"(budget at epoch 1: {rec['budget_fraction']:.3f}); channels {rec['channels']}")
+    print(f"per-step medians (ms): {json.dumps({k: round(v * 1e3, 2) for k, v in med.items()})}")
+
+
+if __name__ == "__main__":
+    main()
