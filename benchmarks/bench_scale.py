@@ -1,8 +1,8 @@
 """Data-parallel training speed and the cost of SCA's synchronisation.
 
 Prints, side by side, SCA training samples/s of the default network on real
-MNIST-5k digits with 1 and 2 processes on CPU (gloo, the cores split between
-the processes) and, when CUDA is present, on 1 GPU and on every GPU
+MNIST-5k digits with 1 and 2 processes on CPU (gloo, one thread per
+process) and, when CUDA is present, on 1 GPU and on every GPU
 (NCCL); plus what the SCA synchronisation costs under data parallelism:
 the per-step all-reduce of the regrowth gradients (one value per prunable
 channel) and the one all-reduce of the activity sums before each structure
@@ -39,7 +39,7 @@ def worker(args) -> None:
 
     dist = init_distributed(args.device)
     if dist.device == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world_size))
+        torch.set_num_threads(args.threads)
     data = load_mnist5k(seed=0).subset(train=args.samples, test=64)
     pruner = SCAPruner(PruneConfig(budget="params=0.5", seed=0))
     trainer = Trainer(build_network(default_config(), seed=0),
@@ -98,11 +98,11 @@ def launch(procs: int, device: str, args) -> dict:
         result = Path(tmp) / "r.json"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         if device == "cpu":
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // procs))
+            env["OMP_NUM_THREADS"] = str(args.threads)
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={procs}", "--nnodes=1",
                f"--master_port={_free_port()}", __file__, "--worker", "--device", device,
                "--samples", str(args.samples), "--epochs", str(args.epochs),
-               "--batch-size", str(args.batch_size), "--result", str(result)]
+               "--batch-size", str(args.batch_size), "--threads", str(args.threads), "--result", str(result)]
         t = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -117,6 +117,9 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=512, help="training samples per epoch (global)")
     p.add_argument("--epochs", type=int, default=2, help="timed epochs (after one warm-up epoch)")
     p.add_argument("--batch-size", type=int, default=32, help="global batch")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per CPU process (default 1: P processes use P cores; more threads "
+                   "than free cores make OpenMP spin and the figures meaningless)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--result", default=None, help=argparse.SUPPRESS)
@@ -130,7 +133,8 @@ def main() -> None:
     if torch.cuda.is_available():
         runs += [(1, "cuda")] + ([(torch.cuda.device_count(), "cuda")] if torch.cuda.device_count() > 1 else [])
     print(f"SCA training, default net (T=16), {args.samples} MNIST-5k samples/epoch, global batch "
-          f"{args.batch_size}, {os.cpu_count()} CPU cores" + (f", {torch.cuda.get_device_name(0)}"
+          f"{args.batch_size}, {os.cpu_count()} CPU cores, {args.threads} thread(s) per CPU process, "
+          f"load average {os.getloadavg()[0]:.1f}" + (f", {torch.cuda.get_device_name(0)}"
                                                              if torch.cuda.is_available() else ""))
     print(f"{'procs':>5} {'device':<7} {'samples/s':>10} {'epoch s':>8} {'step AR ms':>11} "
           f"{'update AR ms':>13} {'sync/update ms':>15} {'sync % epoch':>13} {'wall s':>7}")
