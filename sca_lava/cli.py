@@ -7,7 +7,7 @@ import argparse
 import importlib
 import sys
 
-from sca_lava.errors import ScaLavaError
+from sca_lava.errors import Interrupted, ScaLavaError
 
 #: subcommand modules under sca_lava.commands, in --help order
 COMMANDS = (
@@ -21,8 +21,16 @@ COMMANDS = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Option errors as one line (``sca-lava CMD: error: ...``, exit 2), like
+    every other user error; ``--help`` still shows the usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sca-lava",
         description="Train spiking CNNs with lava-dl SLAYER, prune them with SCA, "
         "deploy them to Lava and budget them on Loihi-style cores.",
@@ -40,8 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ScaLavaError as exc:
-        print(f"sca-lava {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split())  # one line, whatever the message holds
+        print(f"sca-lava {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except Interrupted as exc:  # a signal during a Lava run; the runtime is already stopped
+        print(f"sca-lava {args.command}: interrupted by {exc.name}; Lava runtime stopped", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sca_lava.atomic import write_json
+from sca_lava.commands._common import seed_int
 from sca_lava.errors import ScaLavaError
 
 
@@ -27,11 +28,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=8, help="samples whose activity is counted (default 8)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples in Lava and report their spike agreement (default 0)")
-    p.add_argument("--steps", type=int, default=16, help="time steps per sample (default 16)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time steps per sample (default: the file's input contract, else 16)")
     p.add_argument("--input", help=".npy file of input spikes (N, C, H, W, T); default: MNIST test images "
                    "for a 1x28x28 input, else Bernoulli spikes at --rate")
     p.add_argument("--rate", type=float, default=0.2, help="spike probability of random inputs (default 0.2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of random input spikes (default 0)")
     p.add_argument("--compare", help="second netx file (e.g. the pruned model) to budget side by side")
     p.add_argument("--max-chips", type=int, default=None, help="fail if more chips are needed")
     p.add_argument("--allocation-only", action="store_true", help="skip the activity run (cores and chips only)")
@@ -66,14 +68,19 @@ def default_spikes(shape: tuple[int, ...], samples: int, steps: int, rate: float
 
 
 def _spikes_for(args, spec):
+    from sca_lava.atomic import check_input_file
+    from sca_lava.commands._common import pick
+
     if args.input:
+        check_input_file(args.input, "input spikes file", 4 << 30)
         try:
-            spikes = np.load(args.input)
+            spikes = np.load(args.input, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise ScaLavaError(f"{args.input}: cannot read input spikes ({exc})") from None
         spikes = spikes[: args.samples]
         return spikes, f"{args.input} (first {len(spikes)} samples)"
-    return default_spikes(spec.input_shape, args.samples, args.steps, args.rate, args.seed)
+    steps = pick(args, "steps", spec.contract.num_steps if spec.contract else None, "the file's input contract")
+    return default_spikes(spec.input_shape, args.samples, steps, args.rate, args.seed)
 
 
 def _keeps(text: str) -> list[float]:

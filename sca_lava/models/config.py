@@ -5,6 +5,7 @@ netx can deploy exist here (no pooling: use stride)."""
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field
 
 from sca_lava.errors import ScaLavaError
@@ -122,6 +123,10 @@ class NetworkConfig:
                 raise ScaLavaError(f"network config: dense layer {i} after conv needs a flatten first")
         if self.num_steps < 1:
             raise ScaLavaError("network config: num_steps must be >= 1")
+        numbers = {"weight_scale": self.weight_scale, **{f"neuron.{k}": v for k, v in self.neuron.items()}}
+        for name, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ScaLavaError(f"network config: {name} must be a finite number, got {value!r}"[:160])
 
     def check_classes(self, num_classes: int) -> None:
         """The classifier must have an output per class of the data set."""

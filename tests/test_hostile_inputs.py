@@ -1,0 +1,436 @@
+"""A seeded generator of hostile inputs for every entry point (without Lava):
+option values out of range, network configs (wrong types, NaN, sizes,
+nesting, non-UTF-8, YAML aliases), checkpoints (another architecture,
+strings where tensors go, non-list history, NaN weights, pickled code),
+paths (FIFOs, devices and folders as inputs; /proc, /sys, /dev, folders and
+files in the way as outputs), CIFAR-10 batches carrying code, N-MNIST files,
+input contracts in netx files, sample counts beyond the data set.
+
+Every case must be refused cleanly: exit code 2, one line on stderr, no
+traceback, no hang, no child process left, no payload executed. The
+counts are printed (``pytest -s``) for the issue's closing note.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import asdict
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from hostile import report, run_cli, run_cli_subprocess, tally
+from sca_lava.models import build_network
+from sca_lava.models.config import small_config
+from sca_lava.netx.contract import GROUP, InputContract
+from sca_lava.training import TrainConfig
+
+SEED = 20261201
+MIN_CASES = 200
+
+
+class Workspace:
+    """Valid files to break, under one temporary folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.n = 0
+        cfg = small_config()
+        self.config = cfg.to_dict()
+        net = build_network(cfg)
+        self.contract = InputContract(12, "rate-regular", (1, 28, 28), "mnist5k", 0, 4000, 1000)
+        net.contract = self.contract
+        self.state = {"model": net.state_dict(), "config": cfg.to_dict(), "epoch": 1,
+                      "train_config": asdict(TrainConfig()), "history": [], "contract": self.contract.to_dict()}
+        self.ckpt = self.path("valid.pt")
+        torch.save(self.state, self.ckpt)
+        self.net = self.path("valid.net")
+        net.export_hdf5(self.net)
+        self.fifo = self.path("fifo")
+        os.mkfifo(self.fifo)
+        self.folder = self.path("folder")
+        self.folder.mkdir()
+        self.file = self.path("plain.txt")
+        self.file.write_text("x")
+        self.marker = self.path("PAYLOAD_RAN")
+
+    def path(self, name: str) -> Path:
+        self.n += 1
+        return self.root / f"{self.n:04d}_{name}"
+
+    def out(self) -> Path:
+        return self.path("out")
+
+
+# --- case families: each returns (name, argv) ---------------------------------
+
+BAD_INTS = ["-1", "0", "abc", "1e3", "", "2.5", "-99999999999", str(2**64)]
+BAD_SEEDS = ["-1", str(2**32), str(2**64), "x", "1.5", "-2147483649", ""]
+
+
+def options_cases(ws, rng):
+    cases = []
+    for cmd in ("train", "prune", "evaluate", "simulate"):
+        pos = [] if cmd in ("train", "prune") else [ws.net]
+        for flag in ("--seed", "--split-seed"):
+            v = BAD_SEEDS[rng.integers(len(BAD_SEEDS))]
+            cases.append((f"{cmd} {flag} {v!r}", [cmd, *pos, flag, v]))
+    for cmd, flag in (("train", "--epochs"), ("train", "--batch-size"), ("train", "--train-samples"),
+                      ("train", "--stop-after"), ("prune", "--epochs"), ("prune", "--test-samples"),
+                      ("prune", "--interval"), ("evaluate", "--steps"), ("evaluate", "--samples"),
+                      ("evaluate", "--batch-size"), ("simulate", "--steps"), ("simulate", "--samples")):
+        pos = [] if cmd in ("train", "prune") else [ws.net]
+        for v in rng.choice(BAD_INTS[:6], 2, replace=False):
+            cases.append((f"{cmd} {flag} {v!r}", [cmd, *pos, flag, v]))
+    cases.append(("budget --seed -1", ["budget", ws.net, "--seed", "-1", "--allocation-only", "--out", ws.out()]))
+    cases.append(("evaluate --verify -1", ["evaluate", ws.net, "--verify", "-1", "--samples", "2"]))
+    cases.append(("prune --target-params 0", ["prune", "--target-params", "0", "--out", ws.out()]))
+    cases.append(("prune --sparsity 1.5", ["prune", "--sparsity", "1.5", "--out", ws.out()]))
+    cases.append(("prune --regrow 2", ["prune", "--regrow", "2", "--out", ws.out()]))
+    return cases
+
+
+def _config_mutations(rng):
+    """(name, config dict) pairs that a schema or the network builder refuses."""
+    nan = float("nan")
+    muts = [
+        ("input_shape str", {"input_shape": "abc"}), ("input_shape 2d", {"input_shape": [1, 28]}),
+        ("input_shape 0", {"input_shape": [0, 28, 28]}), ("input_shape huge", {"input_shape": [1, 28, 10**9]}),
+        ("input_shape float", {"input_shape": [1.5, 28, 28]}), ("layers str", {"layers": "conv"}),
+        ("layers empty", {"layers": []}), ("layer empty", {"layers": [{}]}),
+        ("layer not dict", {"layers": [3, {"type": "dense", "out": 10}]}),
+        ("neuron str", {"neuron": "cuba"}), ("neuron threshold -1", {"neuron": {"threshold": -1}}),
+        ("neuron threshold str", {"neuron": {"threshold": "high"}}),
+        ("neuron threshold nan", {"neuron": {"threshold": nan}}),
+        ("neuron decay 2", {"neuron": {"current_decay": 2}}), ("neuron extra", {"neuron": {"bias": 1}}),
+        ("weight_scale 0", {"weight_scale": 0}), ("weight_scale str", {"weight_scale": "2"}),
+        ("weight_scale nan", {"weight_scale": nan}), ("weight_scale inf", {"weight_scale": float("inf")}),
+        ("num_steps 0", {"num_steps": 0}), ("num_steps float", {"num_steps": 1.5}),
+        ("num_steps huge", {"num_steps": 10**9}), ("num_steps bool", {"num_steps": True}),
+        ("unknown key", {"pooling": True}),
+    ]
+    layer_muts = [
+        ("out str", {"out": "ten"}), ("out 0", {"out": 0}), ("out -4", {"out": -4}), ("out huge", {"out": 10**12}),
+        ("out null", {"out": None}), ("out list", {"out": [8]}), ("kernel 0", {"kernel": 0}),
+        ("kernel 99", {"kernel": 99}), ("stride -1", {"stride": -1}), ("padding 1000", {"padding": 1000}),
+        ("type pool", {"type": "pool"}), ("type int", {"type": 3}), ("typo key", {"kernal": 3}),
+        ("groups 2", {"groups": 2}),
+    ]
+    for name, m in layer_muts:
+        muts.append((f"layer0 {name}", ("layer", 0, m)))
+    for out in rng.choice(np.arange(1, 10), 3, replace=False):
+        muts.append((f"classifier out {out} < 10 classes", ("layer", -1, {"out": int(out)})))
+    muts += [("conv after flatten", ("layers", [{"type": "flatten"}, {"type": "conv", "out": 4},
+                                                {"type": "dense", "out": 10}])),
+             ("dense after conv, no flatten", ("layers", [{"type": "conv", "out": 4}, {"type": "dense", "out": 10}])),
+             ("last layer conv", ("layers", [{"type": "conv", "out": 4}])),
+             ("conv output empty", ("layers", [{"type": "conv", "out": 4, "kernel": 29},
+                                               {"type": "flatten"}, {"type": "dense", "out": 10}]))]
+    return muts
+
+
+def config_cases(ws, rng):
+    cases = []
+    for name, mut in _config_mutations(rng):
+        cfg = json.loads(json.dumps(ws.config))
+        if isinstance(mut, dict):
+            cfg.update(mut)
+        elif mut[0] == "layer":
+            cfg["layers"][mut[1]].update(mut[2])
+        else:
+            cfg["layers"] = mut[1]
+        suffix = ".json" if rng.random() < 0.7 else ".yaml"
+        path = ws.path("config" + suffix)
+        text = json.dumps(cfg)  # JSON is YAML too; NaN/Infinity are JSON extensions Python reads
+        path.write_text(text)
+        cases.append((f"config {name} ({suffix})", ["train", "--config", path, "--out", ws.out()]))
+    files = {
+        "non-UTF-8": b'{"layers": "\xff\xfe"}',
+        "truncated JSON": json.dumps(ws.config)[:40].encode(),
+        "JSON list": b"[1, 2, 3]", "JSON null": b"null", "empty": b"",
+        "deep nesting": b"[" * 100_000 + b"]" * 100_000,
+        "deep dicts": b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        "too large": b'{"layers": [' + b'{"type": "flatten"},' * 80_000 + b'{"type": "dense", "out": 10}]}',
+        "huge int literal": b'{"num_steps": 1' + b"0" * 5000 + b"}",
+    }
+    for name, data in files.items():
+        path = ws.path("config.json")
+        path.write_bytes(data)
+        cases.append((f"config file {name}", ["train", "--config", path, "--out", ws.out()]))
+    bomb = ws.path("bomb.yaml")
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},*a{i - 1},"
+              f"*a{i - 1}]" for i in range(1, 9)]
+    lines.append("layers: *a8")
+    bomb.write_text("\n".join(lines) + "\n")
+    cases.append(("config YAML alias bomb", ["train", "--config", bomb, "--out", ws.out()]))
+    alias = ws.path("alias.yaml")
+    alias.write_text("neuron: &n {threshold: 1.0}\nlayers: [{type: flatten}, {type: dense, out: 10}]\nx: *n\n")
+    cases.append(("config YAML alias", ["train", "--config", alias, "--out", ws.out()]))
+    bad_yaml = ws.path("bad.yaml")
+    bad_yaml.write_text("layers: [unclosed\n  - : :\n")
+    cases.append(("config bad YAML", ["train", "--config", bad_yaml, "--out", ws.out()]))
+    for name, p in (("FIFO", ws.fifo), ("folder", ws.folder), ("/dev/zero", "/dev/zero"),
+                    ("missing", ws.root / "nope.json")):
+        cases.append((f"config {name}", ["train", "--config", p, "--out", ws.out()]))
+    return cases
+
+
+class _Payload:
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self):
+        return (self.fn, (self.arg,))
+
+
+def checkpoint_cases(ws, rng):
+    import copy
+
+    cases = []
+    keys = list(ws.state["model"])
+
+    def mutated(fn):
+        s = copy.deepcopy(ws.state)
+        fn(s)
+        return s
+
+    def other_arch(s):
+        cfg = small_config()
+        cfg.layers[0]["out"] = 5
+        s["model"] = build_network(cfg).state_dict()
+
+    def nan_weight(s, value):
+        k = keys[rng.integers(len(keys))]
+        while not s["model"][k].is_floating_point():
+            k = keys[rng.integers(len(keys))]
+        t = s["model"][k].clone()
+        t.view(-1)[int(rng.integers(t.numel()))] = value
+        s["model"][k] = t
+
+    muts = {
+        "another architecture": other_arch,
+        "string where a tensor goes": lambda s: s["model"].__setitem__(keys[int(rng.integers(len(keys)))], "w"),
+        "list where a tensor goes": lambda s: s["model"].__setitem__(keys[0], [1.0, 2.0]),
+        "model is a string": lambda s: s.__setitem__("model", "weights"),
+        "model is empty": lambda s: s.__setitem__("model", {}),
+        "missing tensor": lambda s: s["model"].pop(keys[-1]),
+        "extra tensor": lambda s: s["model"].__setitem__("blocks.9.weight", torch.zeros(2)),
+        "NaN weight": lambda s: nan_weight(s, float("nan")),
+        "inf weight": lambda s: nan_weight(s, float("inf")),
+        "-inf weight": lambda s: nan_weight(s, float("-inf")),
+        "complex weight": lambda s: s["model"].__setitem__(keys[0], s["model"][keys[0]].to(torch.complex64)),
+        "history is a string": lambda s: s.__setitem__("history", "epoch 1"),
+        "history is a dict": lambda s: s.__setitem__("history", {"epoch": 1}),
+        "history of ints": lambda s: s.__setitem__("history", [1, 2]),
+        "epoch negative": lambda s: s.__setitem__("epoch", -1),
+        "epoch string": lambda s: s.__setitem__("epoch", "3"),
+        "epoch float": lambda s: s.__setitem__("epoch", 1.5),
+        "train_config list": lambda s: s.__setitem__("train_config", [1]),
+        "train_config lr string": lambda s: s["train_config"].__setitem__("lr", "fast"),
+        "train_config epochs 0": lambda s: s["train_config"].__setitem__("epochs", 0),
+        "train_config lr nan": lambda s: s["train_config"].__setitem__("lr", float("nan")),
+        "train_config encoding": lambda s: s["train_config"].__setitem__("encoding", "morse"),
+        "contract string": lambda s: s.__setitem__("contract", "T=16"),
+        "contract num_steps 0": lambda s: s["contract"].__setitem__("num_steps", 0),
+        "contract unknown field": lambda s: s["contract"].__setitem__("colour", "red"),
+        "contract shape": lambda s: s["contract"].__setitem__("input_shape", "1x28x28"),
+        "config string": lambda s: s.__setitem__("config", "small"),
+        "config out string": lambda s: s["config"]["layers"][0].__setitem__("out", "ten"),
+        "config unknown key": lambda s: s["config"].__setitem__("pool", 1),
+        "callbacks list": lambda s: s.__setitem__("callbacks", [1]),
+        "no config": lambda s: s.pop("config"),
+        "no model": lambda s: s.pop("model"),
+    }
+    paths = {}
+    for name, fn in muts.items():
+        path = paths[name] = ws.path("ckpt.pt")
+        torch.save(mutated(fn), path)
+        cases.append((f"checkpoint {name}", ["export", path, "--out", ws.out()]))
+    raw = {
+        "garbage": b"not a checkpoint at all",
+        "empty": b"",
+        "truncated": ws.ckpt.read_bytes()[:2000],
+        "pickled code": pickle.dumps({"model": _Payload(os.system, f"touch {ws.marker}"), "config": {}}),
+        "zip of nothing": b"PK\x05\x06" + b"\x00" * 18,
+    }
+    for name, data in raw.items():
+        path = ws.path("ckpt.pt")
+        path.write_bytes(data)
+        cases.append((f"checkpoint {name}", ["export", path, "--out", ws.out()]))
+    for obj_name, obj in (("a list", [1, 2]), ("a tensor", torch.zeros(3)), ("an int", 7)):
+        path = ws.path("ckpt.pt")
+        torch.save(obj, path)
+        cases.append((f"checkpoint is {obj_name}", ["export", path, "--out", ws.out()]))
+    for name, p in (("FIFO", ws.fifo), ("folder", ws.folder), ("/dev/zero", "/dev/zero"),
+                    ("missing", ws.root / "nope.pt")):
+        cases.append((f"checkpoint {name}", ["export", p, "--out", ws.out()]))
+    cases.append(("resume without a checkpoint", ["train", "--resume", "--out", ws.out()]))
+    cases.append(("prune --from NaN checkpoint", ["prune", "--from", paths["NaN weight"], "--out", ws.out()]))
+    return cases
+
+
+def path_cases(ws, rng):
+    under_file = ws.file / "sub"
+    outs_file = [("existing folder", ws.folder), ("/proc", "/proc/sca_lava.net"), ("/sys", "/sys/x.net"),
+                 ("/dev/null", "/dev/null"), ("/dev/full", "/dev/full"), ("under a file", under_file / "x.net"),
+                 ("FIFO", ws.fifo)]
+    cases = []
+    for name, p in outs_file:
+        cases.append((f"export --out {name}", ["export", ws.ckpt, "--out", p]))
+    for name, p in outs_file[:4] + [("under a file", under_file / "x.json")]:
+        cases.append((f"evaluate --json {name}", ["evaluate", ws.net, "--json", p, "--samples", "2"]))
+        cases.append((f"simulate --json {name}", ["simulate", ws.net, "--json", p, "--samples", "2"]))
+    outs_dir = [("existing file", ws.file), ("/proc", "/proc/sca_lava_run"), ("/sys", "/sys/run"),
+                ("under a file", under_file), ("FIFO", ws.fifo)]
+    for name, p in outs_dir:
+        cases.append((f"train --out {name}", ["train", "--out", p]))
+        cases.append((f"prune --out {name}", ["prune", "--out", p]))
+    for cmd in ("evaluate", "simulate"):
+        for name, p in (("FIFO", ws.fifo), ("folder", ws.folder), ("/dev/zero", "/dev/zero"),
+                        ("missing", ws.root / "none.net"), ("text file", ws.file)):
+            cases.append((f"{cmd} model {name}", [cmd, p, "--samples", "2"]))
+    for name, p in (("FIFO", ws.fifo), ("/dev/zero", "/dev/zero"), ("folder", ws.folder)):
+        cases.append((f"budget --input {name}", ["budget", ws.net, "--input", p, "--out", ws.out(), "--no-plots"]))
+    pickled = ws.path("spikes.npy")
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    cases.append(("budget --input object .npy", ["budget", ws.net, "--input", pickled, "--out", ws.out(),
+                                                 "--no-plots"]))
+    return cases
+
+
+def contract_cases(ws, rng):
+    muts = [("version", 9), ("version", "1"), ("num_steps", 0), ("num_steps", -4), ("num_steps", 2.5),
+            ("num_steps", 10**9), ("encoding", "morse"), ("encoding", 3), ("input_shape", np.array([1, 27, 28])),
+            ("input_shape", np.array([1, 2, 3, 4])), ("input_shape", np.array([1.5, 28, 28])),
+            ("split_seed", -1), ("split_seed", 2**40), ("dataset", "x" * 500), ("dataset", "a\nb"),
+            ("bin_width_us", 100.0), ("train_size", -5), ("num_steps", np.array([12, 12])), ("colour", "red")]
+    cases = []
+    for key, value in muts:
+        path = ws.path("contract.net")
+        path.write_bytes(ws.net.read_bytes())
+        with h5py.File(path, "a") as f:
+            f[GROUP].attrs[key] = value
+        cmd = ["evaluate", "simulate", "budget"][int(rng.integers(3))]
+        extra = ["--allocation-only", "--out", ws.out()] if cmd == "budget" else ["--samples", "2"]
+        cases.append((f"{cmd} contract {key}={str(value)[:20]!r}", [cmd, path, *extra]))
+    path = ws.path("contract.net")
+    path.write_bytes(ws.net.read_bytes())
+    with h5py.File(path, "a") as f:
+        del f[GROUP]
+        f.create_dataset(GROUP, data=np.zeros(3))
+    cases.append(("contract is a dataset", ["evaluate", path, "--samples", "2"]))
+    return cases
+
+
+def _cifar_root(ws, data: bytes | None = None, special=None) -> Path:
+    root = ws.path("cifar")
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    target = folder / "data_batch_1"
+    if special == "fifo":
+        os.mkfifo(target)
+    elif special == "folder":
+        target.mkdir()
+    else:
+        target.write_bytes(data)
+    return root
+
+
+def cifar_cases(ws, rng):
+    import builtins
+    import subprocess
+
+    touch = f"open({str(ws.marker)!r}, 'w').write('ran')"
+    payloads = {
+        "os.system": _Payload(os.system, f"touch {ws.marker}"),
+        "builtins.eval": _Payload(builtins.eval, touch),
+        "builtins.exec": _Payload(builtins.exec, touch),
+        "subprocess.getoutput": _Payload(subprocess.getoutput, f"touch {ws.marker}"),
+    }
+    cases = []
+    for name, obj in payloads.items():
+        for proto in (2, 4):
+            data = pickle.dumps({"data": obj, "labels": [0]}, protocol=proto)
+            cases.append((f"CIFAR batch runs {name} (protocol {proto})",
+                          ["train", "--data", "cifar10", "--data-root", _cifar_root(ws, data), "--out", ws.out()]))
+    good = np.zeros((2, 3072), np.uint8)
+    shapes = {
+        "a list": [1, 2, 3], "no data": {"labels": [0, 1]}, "float data": {"data": good.astype(float), "labels": [0, 1]},
+        "wrong width": {"data": np.zeros((2, 100), np.uint8), "labels": [0, 1]},
+        "labels 10": {"data": good, "labels": [0, 10]}, "labels negative": {"data": good, "labels": [-1, 0]},
+        "labels count": {"data": good, "labels": [0]}, "labels strings": {"data": good, "labels": ["a", "b"]},
+    }
+    for name, obj in shapes.items():
+        cases.append((f"CIFAR batch {name}", ["train", "--data", "cifar10", "--data-root",
+                                              _cifar_root(ws, pickle.dumps(obj)), "--out", ws.out()]))
+    for name, data in (("truncated", pickle.dumps({"data": good, "labels": [0, 1]})[:50]), ("empty", b""),
+                       ("garbage", b"\x80\x04garbage")):
+        cases.append((f"CIFAR batch {name}", ["train", "--data", "cifar10", "--data-root", _cifar_root(ws, data),
+                                              "--out", ws.out()]))
+    for special in ("fifo", "folder"):
+        cases.append((f"CIFAR batch is a {special}", ["train", "--data", "cifar10", "--data-root",
+                                                      _cifar_root(ws, special=special), "--out", ws.out()]))
+    return cases
+
+
+def nmnist_cases(ws, rng):
+    cases = []
+    for name in ("fifo", "size", "folder-only"):
+        root = ws.path("nmnist")
+        for part in ("Train", "Test"):
+            (root / part / "0").mkdir(parents=True)
+            if name == "fifo":
+                os.mkfifo(root / part / "0" / "a.bin")
+            elif name == "size":
+                (root / part / "0" / "a.bin").write_bytes(b"\x00" * 7)
+        cases.append((f"N-MNIST {name}", ["train", "--data", "nmnist", "--data-root", root, "--out", ws.out()]))
+    return cases
+
+
+def sizes_cases(ws, rng):
+    cases = []
+    for n in rng.integers(4001, 10**7, 3):
+        cases.append((f"train --train-samples {n}", ["train", "--train-samples", int(n), "--out", ws.out()]))
+    for n in rng.integers(1001, 10**7, 2):
+        cases.append((f"train --test-samples {n}", ["train", "--test-samples", int(n), "--out", ws.out()]))
+    cases.append(("prune --train-samples 10**6", ["prune", "--train-samples", 10**6, "--out", ws.out()]))
+    return cases
+
+
+FAMILIES = (options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
+            nmnist_cases, sizes_cases)
+
+
+def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]]]:
+    rng = np.random.default_rng(seed)
+    ws = Workspace(root)
+    cases = [c for family in FAMILIES for c in family(ws, rng)]
+    return ws, cases
+
+
+def test_every_hostile_input_is_refused_cleanly(tmp_path, capsys):
+    ws, cases = generate(tmp_path)
+    assert len(cases) >= MIN_CASES
+    outcomes = [run_cli(argv, name) for name, argv in cases]
+    summary = report(outcomes)
+    with capsys.disabled():
+        print("\nhostile inputs:", summary.splitlines()[0])
+    assert not ws.marker.exists(), "a payload ran"
+    assert tally(outcomes)["clean"] == len(outcomes), summary
+    assert not any(p.name == "sca_lava.net" for p in Path("/proc").glob("sca_lava*"))
+
+
+@pytest.mark.parametrize("which", ["config FIFO", "CIFAR batch runs os.system (protocol 2)",
+                                   "checkpoint NaN weight", "export --out /proc"])
+def test_real_command_exits_2_in_one_line(tmp_path, which):
+    ws, cases = generate(tmp_path)
+    argv = dict(cases)[which]
+    outcome = run_cli_subprocess(argv, which)
+    assert outcome.clean, (outcome.kind, outcome.code, outcome.stderr[-2000:])
+    assert not ws.marker.exists()
