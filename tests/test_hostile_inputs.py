@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
-
 from hostile import report, run_cli, run_cli_subprocess, tally
+
 from sca_lava.models import build_network
 from sca_lava.models.config import small_config
 from sca_lava.netx.contract import GROUP, InputContract

@@ -62,7 +62,7 @@ def test_sigterm_during_a_lava_run_stops_it_without_orphans(tmp_path):
     assert p.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert "Traceback" not in err
     assert lines[-1] == "sca-lava simulate: interrupted by SIGTERM; Lava runtime stopped"
-    assert not _wait_for(lambda: not _alive(kids), 10) is False
+    assert _wait_for(lambda: not _alive(kids), 10) is not False
     assert _alive(kids) == []  # old code: 15-19 orphans, parent pid 1
 
 

@@ -31,8 +31,10 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
 #: seconds a graceful ``net.stop()`` may take after a signal before the children are ended
 STOP_TIMEOUT = 5.0
+#: seconds a signal may wait for the run to come up before it interrupts regardless
+FORCE_AFTER = 20.0
 
-_state = {"depth": 0, "parent": None, "hooked": False}
+_state = {"depth": 0, "parent": None, "hooked": False, "forking": False}
 
 
 def _child_after_fork() -> None:
@@ -51,6 +53,7 @@ def _child_after_fork() -> None:
     with contextlib.suppress(Exception):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _state["depth"] = 0  # a grandchild's guard is its own business
+    _state["forking"] = False
 
 
 def end_children(timeout: float = 2.0) -> list[int]:
@@ -71,39 +74,61 @@ def end_children(timeout: float = 2.0) -> list[int]:
 
 
 class LavaGuard:
-    """What :func:`lava_guard` yields: ``stop(net)`` stops a Lava network
-    (bounded in time after a signal) and ``signum`` is the signal caught."""
+    """What :func:`lava_guard` yields. ``checkpoint()`` marks a safe point
+    between ``net.run`` calls (the run is up; a pending signal is raised
+    there); ``stop(net)`` stops the network, bounded in time after a signal.
+
+    Why raising is deferred: Python swallows an exception raised by a signal
+    handler inside some callbacks (at-fork hooks while Lava forks, object
+    finalizers), and a runtime interrupted while it starts cannot be stopped
+    cleanly (its shared memory leaks). So the handler raises only outside a
+    fork and once the run is up, or after :data:`FORCE_AFTER` seconds in any
+    case; until the exception is seen unwinding, the signal is re-sent."""
 
     def __init__(self):
         self.signum: int | None = None
-        self.pending = False  # raised in the main thread but not yet seen unwinding
+        self.first_at: float | None = None
+        self.pending = False  # a signal came; its exception has not unwound yet
+        self.running = False
 
     def caught(self, signum: int) -> None:
-        """Called by the handler. Python swallows exceptions raised inside some
-        callbacks (at-fork hooks, finalizers), so until the guard sees the
-        exception unwind, the signal is re-sent every half second."""
+        import time
+
         first = self.signum is None
         self.signum, self.pending = signum, True
         if first:
+            self.first_at = time.monotonic()
             threading.Thread(target=self._redeliver, daemon=True).start()
+
+    def should_raise(self) -> bool:
+        import time
+
+        if _state["forking"]:
+            return False
+        return self.running or time.monotonic() - (self.first_at or 0) > FORCE_AFTER
 
     def _redeliver(self) -> None:
         import time
 
-        for _ in range(120):
+        for _ in range(240):
             time.sleep(0.5)
             if not self.pending:
                 return
             with contextlib.suppress(Exception):
                 signal.pthread_kill(threading.main_thread().ident, self.signum)
 
-    def stop(self, net) -> None:
+    def checkpoint(self) -> None:
+        self.running = True
         if self.signum is not None:
-            self.pending = False  # the exception is unwinding through run_lava
+            self.pending = False
+            raise Interrupted(self.signum)
+
+    def stop(self, net) -> None:
         if self.signum is None:
             with contextlib.suppress(Exception):
                 net.stop()
             return
+        self.pending = False  # the exception is unwinding through the runner
         # after a signal the runtime may be mid-message: try, but never wait for ever
         worker = threading.Thread(target=_quiet_stop, args=(net,), daemon=True)
         worker.start()
@@ -116,19 +141,30 @@ def _quiet_stop(net) -> None:
         net.stop()
 
 
+def _before_fork() -> None:
+    _state["forking"] = True
+
+
+def _after_fork_in_parent() -> None:
+    _state["forking"] = False
+
+
 @contextlib.contextmanager
 def lava_guard():
     """Guard a Lava run (see module docstring). Nested guards share the outer one."""
     guard = LavaGuard()
     main = threading.current_thread() is threading.main_thread()
     if not _state["hooked"]:
-        os.register_at_fork(after_in_child=_child_after_fork)
+        # registered last, so "before" runs first and "after" last around other hooks
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                            after_in_child=_child_after_fork)
         _state["hooked"] = True
     previous = {}
     if main and _state["depth"] == 0:
         def handler(signum, frame):
             guard.caught(signum)
-            raise Interrupted(signum)
+            if guard.should_raise():
+                raise Interrupted(signum)
 
         for sig in SIGNALS:
             previous[sig] = signal.signal(sig, handler)
@@ -136,6 +172,9 @@ def lava_guard():
     _state["parent"] = os.getpid()
     try:
         yield guard
+        if guard.signum is not None:  # came too late to interrupt anything
+            guard.pending = False
+            raise Interrupted(guard.signum)
     except Interrupted as exc:
         guard.signum, guard.pending = exc.signum, False
         end_children()

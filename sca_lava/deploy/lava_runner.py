@@ -162,6 +162,7 @@ def run_lava(
                 while done < n:
                     step = min(chunk, n - done)
                     net.run(condition=RunSteps(num_steps=step * t), run_cfg=cfg)
+                    guard.checkpoint()  # the run is up: a pending signal stops it here
                     done += step
                     bar.update(step)
             raw = {j: s.data.get() for j, s in sinks.items()}
