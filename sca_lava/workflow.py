@@ -51,7 +51,8 @@ class DemoConfig:
     train_samples: int | None = None
     test_samples: int | None = None
     batch_size: int = 32
-    seed: int = 0
+    seed: int = 0  # weights and batch order
+    split_seed: int = 0  # the mnist5k train/test split (recorded in the input contract), apart from seed
     device: str = "auto"  # training and the evaluator; export, surgery and Lava stay on the CPU
     progress: bool = True
 
@@ -197,7 +198,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     dist = DistContext(device=resolve_device(cfg.device))  # one process (torchrun scales train/prune)
 
     with stage("data", "data"):
-        data = load_mnist5k(seed=cfg.seed).subset(train=cfg.train_samples, test=cfg.test_samples)
+        data = load_mnist5k(seed=cfg.split_seed).subset(train=cfg.train_samples, test=cfg.test_samples)
         T = config.num_steps
         test_spikes = encode(data.test_x, T)
         n = min(cfg.recipe("lava_samples"), len(data.test_x))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_device_arg, positive_int
+from sca_lava.commands._common import add_device_arg, positive_int, seed_int
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--lava-samples", type=positive_int, default=None,
                    help="test digits run in Lava, every layer recorded (default: the network's recipe)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training digits")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and batch order (default 0)")
     add_device_arg(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
