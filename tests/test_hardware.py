@@ -598,3 +598,87 @@ def test_limits_table_matches_profile_fields():
         assert isinstance(p[field], int)
     assert Path(p.path).name == "loihi2.yaml"
     assert copy.deepcopy(p).values == p.values
+
+
+# --------------------------------------------------------------------------- hostile profiles, package data
+
+
+def _valid_text() -> str:
+    return (profiles_dir() / "loihi1.yaml").read_text()
+
+
+HOSTILE_PROFILES = {
+    "not-utf8": (lambda: _valid_text().encode() + b"\ndescription: \xff\xfe\n", "not UTF-8"),
+    "alias-bomb": (lambda: (_valid_text().replace("description:", "old_description:", 1).split("old_description:")[0]
+                            + "".join(f"x{i}: &a{i} [" + ", ".join([f"*a{i - 1}" if i else '"lol"'] * 9) + "]\n"
+                                      for i in range(9)) + _valid_text().split("\n", 4)[4]).encode(), "aliases"),
+    "deep-nesting": (lambda: (_valid_text() + "description: " + "[" * 200 + "]" * 200 + "\n").encode(), "nested"),
+    "huge": (lambda: (_valid_text() + "# " + "x" * 300_000 + "\n").encode(), "large"),
+    "nan": (lambda: _valid_text().replace("value: 81.0", "value: .nan").encode(), "energy_pj.neuron_active"),
+    "bool-as-count": (lambda: _valid_text().replace("value: 1024,", "value: true,", 1).encode(), "core.max_neurons"),
+    "bad-split": (lambda: _valid_text().replace("value: any", "value: thirds").encode(), "mapping.tile_split"),
+    "not-a-mapping": (lambda: b"- just\n- a list\n", "mapping"),
+    "empty-source": (lambda: _valid_text().replace('source: "Davies et al., IEEE Micro', 'source: "  ", x: "', 1)
+                     .encode(), "chip.cores_per_chip"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_PROFILES))
+def test_hostile_profiles_are_one_line_errors(tmp_path, capsys, case):
+    from sca_lava.cli import main
+
+    make, expect = HOSTILE_PROFILES[case]
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(make())
+    net = write_netx(tmp_path / "m.net", (1, 6, 6), [(2, 3, 1, 1)], 3)
+    assert main(["budget", net, "--profile", str(bad), "--allocation-only", "--no-plots",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and expect in err, err
+    assert len(err) < 400  # an alias bomb must not expand into the message
+
+
+def test_profile_json_schema_is_a_valid_schema():
+    import jsonschema
+
+    from sca_lava.hardware.profile import json_schema
+
+    jsonschema.Draft202012Validator.check_schema(json_schema())
+    for name in available_profiles():
+        jsonschema.validate(yaml.safe_load((profiles_dir() / f"{name}.yaml").read_text()), json_schema())
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_profiles(tmp_path):
+    """A non-editable install (a wheel in a scratch venv that reuses the project
+    venv's packages, --no-deps) finds --profile loihi2."""
+    import shutil
+    import subprocess
+    import sys
+    import sysconfig
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "sca_lava", src / "sca_lava", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "dist"), str(src)], check=True, env=env, cwd=tmp_path)
+    wheel = next((tmp_path / "dist").glob("sca_lava-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "project-venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # reuse, no deps
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                    "--no-deps", "--no-index", str(wheel)], check=True, env=env, cwd=tmp_path)
+    net = write_netx(tmp_path / "m.net", (1, 6, 6), [(2, 3, 1, 1)], 3)
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import sca_lava; print(sca_lava.__file__)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout
+    assert str(site) in where  # the wheel's copy, not a checkout
+    r = subprocess.run([str(venv / "bin" / "sca-lava"), "budget", net, "--profile", "loihi2",
+                        "--allocation-only", "--no-plots", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "on loihi2:" in r.stdout and "cores" in r.stdout

@@ -2,10 +2,11 @@
 
 Every number in a profile is written as ``{value: X, source: "..."}`` or
 ``{value: X, assumption: "..."}`` so no figure enters a budget without saying
-where it comes from. The schema is :data:`SCHEMA`; it is documented for users
-in ``hardware_profiles/README.md``. Any problem (missing field, unknown key,
-negative or non-numeric value) is a one-line :class:`ScaLavaError` naming the
-file and the field.
+where it comes from. The schema is :data:`SCHEMA` (checked as a JSON schema
+with jsonschema); it is documented for users in
+``sca_lava/hardware/profiles/README.md``. Files are read through
+:mod:`sca_lava.configfile` (size and nesting caps, UTF-8, no YAML aliases).
+Any problem is a one-line :class:`ScaLavaError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -90,13 +91,18 @@ class Profile:
         return {k: v[len("assumption: "):] for k, v in self.basis.items() if v.startswith("assumption: ")}
 
 
+#: a profile is a few KB; anything far larger is not one
+MAX_PROFILE_BYTES = 256 * 1024
+MAX_PROFILE_DEPTH = 6
+
+
 def profiles_dir() -> Path:
-    """``hardware_profiles/`` next to the package (repo root of a checkout or
-    editable install); override with $SCA_LAVA_PROFILES."""
+    """The shipped profiles (``sca_lava/hardware/profiles/``, package data, so
+    a plain ``pip install`` finds them); override with $SCA_LAVA_PROFILES."""
     env = os.environ.get("SCA_LAVA_PROFILES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "hardware_profiles"
+    return Path(__file__).resolve().parent / "profiles"
 
 
 def available_profiles() -> list[str]:
@@ -119,106 +125,126 @@ def resolve_profile_path(name_or_path: str | os.PathLike) -> Path:
 
 
 def load_profile(name_or_path: str | os.PathLike | Profile) -> Profile:
-    """Load and validate a profile by name (``loihi2``) or by path."""
+    """Load and validate a profile by name (``loihi2``) or by path: size and
+    nesting caps, UTF-8 only, YAML aliases refused (configfile), then the
+    JSON schema of :data:`SCHEMA`."""
     if isinstance(name_or_path, Profile):
         return name_or_path
-    import yaml
+    from sca_lava.configfile import load_structured
 
     path = resolve_profile_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        msg = str(exc).replace("\n", " ")
-        raise ScaLavaError(f"{path}: not valid YAML ({msg})") from None
+    data = load_structured(path, "hardware profile", max_bytes=MAX_PROFILE_BYTES, max_depth=MAX_PROFILE_DEPTH)
     return validate_profile(data, str(path))
+
+
+_VALUE = {
+    "count": {"type": "integer", "minimum": 1},
+    "count0": {"type": "integer", "minimum": 0},
+    "num": {"type": "number", "minimum": 0},
+    "bool": {"type": "boolean"},
+    "split": {"enum": list(SPLITS)},
+    "modes": {"type": "array", "minItems": 1, "items": {"enum": list(MODES)}},
+}
+_TEXT = {"type": "string", "pattern": r"\S"}
+
+
+def json_schema() -> dict:
+    """The profile format as a JSON schema (draft 2020-12), built from :data:`SCHEMA`."""
+    def entry(kind):
+        return {"type": "object", "required": ["value"], "additionalProperties": False,
+                "properties": {"value": _VALUE[kind], "source": _TEXT, "assumption": _TEXT},
+                "oneOf": [{"required": ["source"]}, {"required": ["assumption"]}]}
+
+    sections = {sec: {"type": "object", "additionalProperties": False, "required": list(fields),
+                      "properties": {k: entry(kind) for k, kind in fields.items()}}
+                for sec, fields in SCHEMA.items()}
+    check = {"type": "object", "additionalProperties": False, "required": ["value", "source"],
+             "properties": {"value": _VALUE["num"], "source": _TEXT}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object", "additionalProperties": False, "required": list(SCHEMA),
+        "properties": {"name": {"type": "string"}, "description": {"type": "string"},
+                       VALIDATION: {"type": "object", "additionalProperties": check}, **sections},
+    }
+
+
+def _problem(error) -> tuple[str, str]:
+    """(dotted field, one-line problem) of a jsonschema error, in the loader's words."""
+    path = [str(p) for p in error.absolute_path]
+    if "value" in path[1:]:  # the field, not the position inside its value
+        path = path[:path.index("value", 1)]
+    fld = ".".join(path)
+    v, inst = error.validator, error.instance
+    if v == "required":
+        missing = error.message.split("'")[1]
+        fld = ".".join([*path, missing])
+        return fld, "missing section" if not path else "missing field"
+    if v == "additionalProperties":
+        extra = sorted(set(inst) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(error.schema.get("properties", {}))
+        if path and path[-1] not in SCHEMA and path[0] != VALIDATION:  # inside a {value, source} entry
+            return fld, f"unknown key {extra[0]!r} (allowed: value, source, assumption)"
+        return ".".join([*path, str(extra[0])]), f"unknown key (allowed: {allowed})"
+    if v == "oneOf":
+        return fld, "needs exactly one non-empty 'source:' or 'assumption:'"
+    if v == "pattern":
+        return ".".join(path[:-1]), "needs exactly one non-empty 'source:' or 'assumption:'"
+    if v == "type" and error.validator_value == "object":
+        return fld, ("must be {value: ..., source: ...} or {value: ..., assumption: ...}" if len(path) >= 2
+                     else "must be a mapping of fields" if path else "a hardware profile must be a YAML mapping")
+    if v == "type" and error.validator_value == "integer" and isinstance(inst, (int, float)) \
+            and not isinstance(inst, bool):
+        return fld, f"must be an integer, got {inst!r}"
+    if v == "type":
+        want = {"number": "a number", "integer": "a number", "boolean": "true or false",
+                "string": "a string", "array": f"a non-empty list of {', '.join(MODES)}"}
+        return fld, f"must be {want.get(error.validator_value, error.validator_value)}, got {inst!r}"
+    if v == "minimum":
+        return fld, (f"must not be negative, got {inst!r}" if inst < 0 else f"must be positive, got {inst!r}")
+    if v == "enum":
+        choices = SPLITS if "mapping" in path else MODES
+        return fld, (f"must be one of {', '.join(choices)}, got {inst!r}" if "mapping" in path
+                     else f"must be a non-empty list of {', '.join(MODES)}, got {inst!r}")
+    if v == "minItems":
+        return fld, f"must be a non-empty list of {', '.join(MODES)}, got {inst!r}"
+    return fld, " ".join(error.message.split())[:160]
 
 
 def _err(path: str, fld: str, problem: str) -> ScaLavaError:
     return ScaLavaError(f"{path}: field '{fld}': {problem}")
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def validate_profile(data, path: str = "<profile>") -> Profile:
-    """Check ``data`` (parsed YAML) against :data:`SCHEMA`."""
-    if not isinstance(data, dict):
-        raise ScaLavaError(f"{path}: a hardware profile must be a YAML mapping")
-    for key in data:
-        if key not in SCHEMA and key not in TOP_LEVEL_TEXT and key != VALIDATION:
-            raise _err(path, str(key), f"unknown key (allowed: {', '.join((*TOP_LEVEL_TEXT, *SCHEMA, VALIDATION))})")
-    name = data.get("name", Path(path).stem)
-    if not isinstance(name, str):
-        raise _err(path, "name", "must be a string")
+    """Check ``data`` (parsed YAML) against :func:`json_schema` (jsonschema);
+    the first problem is a one-line error naming the file and the field."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        if not error.absolute_path and error.validator == "type":
+            raise ScaLavaError(f"{path}: a hardware profile must be a YAML mapping")
+        raise _err(path, *_problem(error))
     values: dict[str, object] = {}
     basis: dict[str, str] = {}
     for section, fields in SCHEMA.items():
-        sec = data.get(section)
-        if sec is None:
-            raise _err(path, section, "missing section")
-        if not isinstance(sec, dict):
-            raise _err(path, section, "must be a mapping of fields")
-        for key in sec:
-            if key not in fields:
-                raise _err(path, f"{section}.{key}", f"unknown key (allowed: {', '.join(fields)})")
         for key, kind in fields.items():
-            fld = f"{section}.{key}"
-            if key not in sec:
-                raise _err(path, fld, "missing field")
-            entry = sec[key]
-            if not isinstance(entry, dict) or "value" not in entry:
-                raise _err(path, fld, "must be {value: ..., source: ...} or {value: ..., assumption: ...}")
-            extra = set(entry) - {"value", "source", "assumption"}
-            if extra:
-                raise _err(path, fld, f"unknown key {sorted(extra)[0]!r} (allowed: value, source, assumption)")
-            cited = [k for k in ("source", "assumption") if isinstance(entry.get(k), str) and entry[k].strip()]
-            if len(cited) != 1:
-                raise _err(path, fld, "needs exactly one non-empty 'source:' or 'assumption:'")
-            basis[fld] = f"{cited[0]}: {entry[cited[0]].strip()}"
-            values[fld] = _check_value(path, fld, kind, entry["value"])
-    validation = _validation(path, data.get(VALIDATION, {}))
-    return Profile(name=name, path=path, description=str(data.get("description", "")), values=values,
-                   basis=basis, validation=validation)
+            fld, entry = f"{section}.{key}", data[section][key]
+            cited = "source" if "source" in entry else "assumption"
+            basis[fld] = f"{cited}: {entry[cited].strip()}"
+            values[fld] = _value(path, fld, kind, entry["value"])
+    validation = {str(k): {"value": _value(path, f"{VALIDATION}.{k}", "num", e["value"]), "source": e["source"].strip()}
+                  for k, e in data.get(VALIDATION, {}).items()}
+    return Profile(name=data.get("name", Path(path).stem), path=path, description=str(data.get("description", "")),
+                   values=values, basis=basis, validation=validation)
 
 
-def _validation(path: str, sec) -> dict[str, dict]:
-    if not isinstance(sec, dict):
-        raise _err(path, VALIDATION, "must be a mapping of {value: number, source: text}")
-    out = {}
-    for key, entry in sec.items():
-        fld = f"{VALIDATION}.{key}"
-        if not isinstance(entry, dict) or set(entry) != {"value", "source"}:
-            raise _err(path, fld, "must be {value: number, source: text}")
-        if not isinstance(entry["source"], str) or not entry["source"].strip():
-            raise _err(path, fld, "needs a non-empty 'source:'")
-        out[str(key)] = {"value": _check_value(path, fld, "num", entry["value"]), "source": entry["source"].strip()}
-    return out
-
-
-def _check_value(path: str, fld: str, kind: str, v):
-    if kind == "bool":
-        if not isinstance(v, bool):
-            raise _err(path, fld, f"must be true or false, got {v!r}")
-        return v
-    if kind == "split":
-        if v not in SPLITS:
-            raise _err(path, fld, f"must be one of {', '.join(SPLITS)}, got {v!r}")
-        return v
+def _value(path: str, fld: str, kind: str, v):
+    """A schema-checked value in its Python type (numbers also finite)."""
     if kind == "modes":
-        if not isinstance(v, list) or not v or any(m not in MODES for m in v):
-            raise _err(path, fld, f"must be a non-empty list of {', '.join(MODES)}, got {v!r}")
         return tuple(dict.fromkeys(v))
-    if not _is_number(v):
-        raise _err(path, fld, f"must be a number, got {v!r}")
+    if kind in ("bool", "split"):
+        return v
     if v != v or v in (float("inf"), float("-inf")):
         raise _err(path, fld, f"must be finite, got {v!r}")
-    if v < 0:
-        raise _err(path, fld, f"must not be negative, got {v!r}")
-    if kind in ("count", "count0"):
-        if float(v) != int(v):
-            raise _err(path, fld, f"must be an integer, got {v!r}")
-        if kind == "count" and v < 1:
-            raise _err(path, fld, f"must be positive, got {v!r}")
-        return int(v)
-    return float(v)
+    return int(v) if kind in ("count", "count0") else float(v)
