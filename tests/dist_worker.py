@@ -11,7 +11,7 @@ import torch
 
 
 def run(out: str, world: bool) -> list[dict]:
-    from sca_lava.data import load_mnist5k
+    from sca_lava.data import encode, load_mnist5k
     from sca_lava.models import build_network
     from sca_lava.models.config import small_config
     from sca_lava.pruning import PruneConfig, SCAPruner
@@ -24,8 +24,10 @@ def run(out: str, world: bool) -> list[dict]:
         def update(self, epoch):
             signal = {i: g.grad_acc / max(g.grad_batches, 1) for i, g in self.gates.items()}
             batches = {i: int(t.batches) for i, t in self.taps.items()}
+            costs = {i: torch.cat([t.inputs, torch.tensor([t.active, t.host, t.samples], dtype=torch.float64)])
+                     for i, t in self.cost_taps.items()}
             rec = super().update(epoch)
-            self.seen.append({"epoch": epoch, "batches": batches,
+            self.seen.append({"epoch": epoch, "batches": batches, "costs": costs,
                               "scores": {int(k): torch.tensor(v, dtype=torch.float64) for k, v in rec["scores"].items()},
                               "signal": signal, "masks": {i: torch.from_numpy(m) for i, m in self.masks().items()}})
             return rec
@@ -33,7 +35,8 @@ def run(out: str, world: bool) -> list[dict]:
     torch.set_num_threads(1)
     dist = init_distributed("cpu") if world else DistContext()
     data = load_mnist5k(seed=0).subset(train=64, test=32)
-    pruner = Recording(PruneConfig(budget="params=0.5", regrow=0.2, seed=0))
+    calib = encode(data.train_x[:32], small_config().num_steps)  # the dense reference activity
+    pruner = Recording(PruneConfig(budget="synops=0.5", regrow=0.2, seed=0), reference=calib)
     pruner.seen = []
     trainer = Trainer(build_network(small_config(), seed=0),
                       TrainConfig(epochs=3, batch_size=16, seed=0, lr=3e-3), [pruner], dist=dist)

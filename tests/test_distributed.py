@@ -1,7 +1,8 @@
 """Data parallelism on torch.distributed (gloo, CPU): two real processes
 launched by torchrun train the small net with SCA on real MNIST-5k digits.
 Every structure update must give identical masks on both ranks, and the same
-ranking inputs (1e-6) and masks as one process over the same global batches."""
+ranking inputs (activity within 1e-6, spike counts of the synops budget's cost
+model exactly) and masks as one process over the same global batches."""
 
 from __future__ import annotations
 
@@ -81,5 +82,8 @@ def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
             assert torch.allclose(a["scores"][i], ref["scores"][i], rtol=0, atol=1e-6)
             assert torch.equal(a["scores"][i], b["scores"][i]) and torch.equal(a["signal"][i], b["signal"][i])
             assert torch.allclose(a["signal"][i], ref["signal"][i], rtol=1e-6, atol=1e-9)
+        assert ref["costs"], "the synops budget must use the cost taps"
+        for i in ref["costs"]:  # spike counts of the whole epoch, summed exactly
+            assert torch.equal(a["costs"][i], ref["costs"][i]) and torch.equal(b["costs"][i], ref["costs"][i])
     assert changed, "no channel was pruned: the test would not see a wrong ranking"
     assert ranks[0]["history"] == ranks[1]["history"]

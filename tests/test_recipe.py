@@ -45,7 +45,8 @@ def test_documented_vgg16_recipe_runs_one_step(tmp_path, mnist5k, capsys):
     args = documented_recipe()
     assert args[0] == "prune"
     for flag, value in (("--epochs", "300"), ("--batch-size", "64"), ("--optimizer", "sgd"),
-                        ("--lr-schedule", "step"), ("--shift", "4"), ("--regrow", "0.1")):
+                        ("--lr-schedule", "step"), ("--shift", "4"), ("--regrow", "0.1"),
+                        ("--budget", "params=0.28"), ("--criterion", "sca-paper")):
         assert args[args.index(flag) + 1] == value, flag  # the paper's setting is what is documented
     out = tmp_path / "run"
     # one step: 1 epoch of 4 training images in one batch of 4; CPU; the test's folders

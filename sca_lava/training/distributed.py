@@ -77,8 +77,9 @@ class DistContext:
             if torch.is_tensor(v):
                 v.copy_(flat[at:at + v.numel()].reshape(v.shape))
                 at += v.numel()
-            else:
-                setattr(holder, name, int(round(float(flat[at]))))
+            else:  # a Python count keeps its type (int stays int, float stays float)
+                total = float(flat[at])
+                setattr(holder, name, int(round(total)) if isinstance(v, int) else total)
                 at += 1
 
     def keep_on_main(self, pairs) -> None:
@@ -92,7 +93,7 @@ class DistContext:
             if torch.is_tensor(v):
                 v.zero_()
             else:
-                setattr(holder, name, 0)
+                setattr(holder, name, type(v)(0))
 
 
 def init_distributed(device: str | None = "auto") -> DistContext:
