@@ -11,7 +11,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sca_lava.data import encode, load_mnist5k
+from sca_lava.data import encode
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import count_params, geometry, netx_spec
 from sca_lava.hardware.activity import count_activity
@@ -27,14 +27,13 @@ from sca_lava.pruning.masks import GAIN, MASK, masks_of
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load_mnist5k(0).subset(train=64, test=32)
+def data(mnist5k):
+    return mnist5k.subset(train=64, test=32)
 
 
 def tiny_config() -> NetworkConfig:
-    cfg = small_config()
-    cfg.num_steps = 8
-    return cfg
+    """test_pruning's small net: 8-16 conv channels, 32 hidden, T = 8."""
+    return NetworkConfig.from_dict({**small_config().to_dict(), "num_steps": 8})
 
 
 def lively_masked_net(seed=0, every=3):

@@ -70,7 +70,8 @@ def parse_budget(text: str) -> tuple[str, float]:
 
 
 class CostTap:
-    """Forward hook of one synaptic block: spikes per input neuron, active
+    """Forward hook of one synaptic block: spike events per input neuron
+    (:func:`sca_lava.metrics.per_neuron_counts`), active
     neuron-steps per output channel and (last block) output spikes, summed
     over samples. Counts training batches only, or anything while ``force``.
     ``local_sums``: what each data-parallel process sums over its own shard."""
@@ -102,8 +103,10 @@ class CostTap:
     def record(self, x, out) -> None:
         import torch
 
+        from sca_lava.metrics import per_neuron_counts
+
         n, t = x.shape[0], x.shape[-1]
-        self.inputs += x.reshape(n, -1, t).sum(dim=(0, 2), dtype=torch.float64).cpu()
+        self.inputs += torch.from_numpy(per_neuron_counts(x).reshape(-1))
         if self.geo.kind == "conv":
             fired = (x != 0).any(dim=1).permute(0, 3, 1, 2).reshape(n * t, 1, *x.shape[2:4]).float()
             if self.kernel.device != fired.device:
@@ -119,7 +122,7 @@ class CostTap:
             c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
         self.active += float((c > 0).sum())  # one sync per batch, as the loss's .item()
         if self.last:
-            self.host += float(out.sum())
+            self.host += float(per_neuron_counts(out).sum())
         self.samples += n
         self.steps = t
 
