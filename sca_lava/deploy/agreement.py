@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sca_lava.deploy.lava_runner import LavaResult, run_lava
+from sca_lava.deploy.lava_runner import run_lava
+from sca_lava.netx.record import SpikeRecord
 
 
 @dataclass
@@ -70,7 +71,7 @@ def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) 
 
 
 def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.ndarray | None = None,
-                        record_all: bool = False, progress: bool = True) -> tuple[Agreement, LavaResult]:
+                        record_all: bool = False, progress: bool = True) -> tuple[Agreement, SpikeRecord]:
     """Run ``spikes`` through SLAYER and through the exported file in Lava."""
     reference = slayer_layer_spikes(model, spikes)
     lava = run_lava(net_path, spikes, record_all=record_all, progress=progress)

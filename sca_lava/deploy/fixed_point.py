@@ -2,7 +2,7 @@
 
 Why: Lava's CPU simulation runs one sample at a time at tens of ms per step,
 so the deployed accuracy of a fixed-point network on a whole test set takes
-hours. This module rebuilds the same network from its netx HDF5 file as
+hours. This module rebuilds the same network from its :class:`NetxSpec` as
 integer arithmetic in torch (int64 state, convolutions in float32/float64
 only where every partial sum is an exactly representable integer) and runs
 thousands of samples per batch, on CPU or CUDA.
@@ -11,27 +11,41 @@ What is reproduced (lava-nc 0.10.0 / lava-dl 0.6.0, ``Loihi2SimCfg(
 select_tag='fixed_pt')``), per layer:
 
 * synapse: one step of delay (Lava sends last step's accumulation first);
-  inputs are binary (``!= 0``).
-* conv (``PyConvModelFixed``): the file's integer weights as they are
-  (netx flips the kernel and Lava flips it back, so it is torch's
-  correlation), the sum wrapped to signed 24 bit.
-* dense (``PyDenseModelBitAcc`` after netx's ``optimize_weight_bits``): weights
-  shifted left by ``scale_bits``, clipped to 8 bit by sign mode, the low
-  bits truncated, the sum shifted right again (floor).
-* neuron (``PyLifResetModelBitAcc``): activation ``<< 6``, current and voltage
-  decays as sign-magnitude ``>> 12`` with ``du = iDecay`` and ``dv = vDecay``,
-  the one-shot 24-bit wrap of ``u``, ``v`` clipped to +-(2**23 - 1), bias
-  ``bias_mant << 6``, spike when ``v > vThMant << 6``, reset ``v`` to 0.
-  netx does not pass ``refDelay`` to Lava, so there is no refractory period.
+  binary inputs are ``!= 0``, graded payloads (after an SDNN layer) are used
+  as integers. conv (``PyConvModelFixed``): the file's integer weights as
+  they are (netx flips the kernel and Lava flips it back, so it is torch's
+  correlation), the sum wrapped to signed 24 bit. dense
+  (``PyDenseModelBitAcc`` after netx's ``optimize_weight_bits``): weights
+  shifted left by ``scale_bits``, clipped to 8 bit by sign mode, the low bits
+  truncated, the sum shifted right again (floor); with synaptic delays
+  (``PyDelayDenseModelBitAcc``) each delay class is shifted on its own and
+  arrives ``1 + delay`` steps later.
+* CUBA-LIF neuron (``PyLifResetModelBitAcc``): activation ``<< 6``, current
+  and voltage decays as sign-magnitude ``>> 12`` with ``du = iDecay`` and
+  ``dv = vDecay``, the one-shot 24-bit wrap of ``u``, ``v`` clipped to
+  +-(2**23 - 1), bias ``bias_mant << 6``, spike when ``v > vThMant << 6``,
+  reset ``v`` to 0. netx does not pass ``refDelay`` to Lava. An input layer
+  with a neuron takes its drive directly (no synapse): values into ``a_in``
+  or a per-sample ``bias_mant`` (Intel's PilotNet).
+* sigma-delta (``PySigmaDeltaModelFixed``, ``PyDeltaModelFixed``,
+  ``PySigmaModelFixed`` with netx's ``spike_exp = state_exp = 6``):
+  ``sigma += a``; ``act = ReLU(sigma + bias << 12)``; ``delta = act - act_prev
+  + residue``; sent ``delta >> 6`` where ``|delta| >= vThMant << 12``, the
+  rest kept as residue; the SDNN input layer encodes ``a_in << 12`` the same
+  way without ReLU; a ``sigma_output`` layer sends its ``sigma``.
 * flatten: netx flattens (C, H, W) in C order, i.e. torch's ``reshape``.
-* reset: every layer's state is zeroed at the step of its window where the
-  sample's first input arrives (``reset_interval = T`` in netx), and the
-  first ``depth`` steps of each layer's window (the previous sample's tail in
-  Lava) are zero, exactly as :func:`sca_lava.deploy.lava_runner.run_lava`
-  reports them.
 
-The result therefore equals ``run_lava(..., record_all=True).layer_spikes``
-for every layer, sample and step (tested against the real runtime).
+Two ways to run N samples (``mode``), the same in :func:`run_lava`:
+
+* ``"stream"`` (CUBA-LIF without delays, the default there): one network,
+  reset every ``T`` steps (netx ``reset_interval``), layer ``k`` resetting at
+  step ``depth_k`` of each window; the first ``depth_k`` steps of its window
+  (the previous sample's tail in Lava) are reported as zero, so samples are
+  independent.
+* ``"fresh"`` (SDNN, delays, or on request): every sample starts from zero
+  state, as if run alone, optionally with resets every ``reset_interval``
+  steps; nothing is masked, so the first steps show each layer's own
+  dynamics (what Intel's recordings hold).
 """
 
 from __future__ import annotations
@@ -46,59 +60,34 @@ from sca_lava.deploy.agreement import first_divergence
 from sca_lava.errors import ScaLavaError
 from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, SynOps, measure
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
-from sca_lava.netx.record import SpikeRecord
+from sca_lava.netx.record import Drive, SpikeRecord, make_drive
 
 _U_MAX = 1 << 23  # 24-bit state: max_uv_val
-_WEIGHT_RANGE = (-256, 255)  # 8-bit magnitude + sign, what Lava's synapses accept
-_BIAS_RANGE = (-4096, 4095)  # 13-bit bias mantissa
+MODES = ("stream", "fresh")
 
 
-# --------------------------------------------------------------------------- checks
+def default_mode(spec: NetxSpec) -> str:
+    """``stream`` where Lava can reset between samples, else ``fresh``
+    (SDNN state is never reset by netx; delayed spikes cross sample borders)."""
+    if spec.sdnn or any(ly.delay is not None and ly.delay.any() for ly in spec.neuron_layers):
+        return "fresh"
+    return "stream"
+
+
+def pipeline_depths(spec: NetxSpec) -> list[int]:
+    """Step of each neuron layer's reset within a sample window: one synapse
+    delay per layer, counted from the first layer (an input layer with a
+    neuron takes its drive without a synapse, so it starts at 0)."""
+    first = 0 if spec.has_input_neuron else 1
+    return [first + i for i in range(len(spec.neuron_layers))]
 
 
 def check_supported(spec: NetxSpec) -> None:
-    """Raise :class:`ScaLavaError` for content netx/Lava cannot run or this
-    replica does not model, so a result is never silently wrong."""
-    where = spec.path
-    if spec.has_input_neuron:
-        raise ScaLavaError(
-            f"{where}: the input layer has a neuron; netx (lava-dl 0.6.0) leaves its input port "
-            "unconnected, so Lava cannot feed spikes into such a network (export without input neuron)"
-        )
-    prev_kind, prev_shape = "input", tuple(spec.input_shape)
-    for ly in spec.layers:
-        lw = f"{where}: layer {ly.index} ({ly.kind})"
-        if ly.kind == "input":
-            continue
-        if ly.kind == "flatten":
-            prev_kind, prev_shape = "flatten", ly.out_shape
-            continue
-        if ly.kind == "dense" and prev_kind != "flatten" and len(prev_shape) == 3:
-            raise ScaLavaError(f"{lw}: a dense layer after a (C, H, W) output needs a flatten layer")
-        if ly.kind == "conv" and len(prev_shape) != 3:
-            raise ScaLavaError(f"{lw}: a conv layer needs a (C, H, W) input")
-        prev_kind, prev_shape = ly.kind, ly.out_shape
-        neuron = ly.neuron
-        if neuron.type not in ("CUBA", "LOIHI"):
-            raise ScaLavaError(f"{lw}: neuron type {neuron.type!r} is not supported (only CUBA-LIF)")
-        if ly.kind == "dense" and ly.delay is not None:
-            raise ScaLavaError(f"{lw}: synaptic delays are not supported (export without delays)")
-        w = np.asarray(ly.weight)
-        if not np.issubdtype(w.dtype, np.number) or not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
-            raise ScaLavaError(f"{lw}: weights must be integers (a quantised netx export)")
-        if w.size and (w.min() < _WEIGHT_RANGE[0] or w.max() > _WEIGHT_RANGE[1]):
-            raise ScaLavaError(
-                f"{lw}: weights {int(w.min())}..{int(w.max())} exceed the 8-bit synapse range "
-                f"{_WEIGHT_RANGE[0]}..{_WEIGHT_RANGE[1]}"
-            )
-        if ly.kind == "dense" and w.size and not np.any(w):
-            raise ScaLavaError(f"{lw}: an all-zero dense weight matrix cannot be loaded by netx")
-        if ly.bias is not None:
-            b = np.asarray(ly.bias)
-            if np.any(b != np.round(b)) or b.min() < _BIAS_RANGE[0] or b.max() > _BIAS_RANGE[1]:
-                raise ScaLavaError(f"{lw}: bias must be integers in {_BIAS_RANGE[0]}..{_BIAS_RANGE[1]}")
-            if b.size != ly.out_shape[0]:  # netx: one bias per channel (conv) or neuron (dense)
-                raise ScaLavaError(f"{lw}: bias of size {b.size} does not fit {ly.out_shape}")
+    """Raise :class:`ScaLavaError` for what the reader admits but this replica
+    does not model (nothing today: the reader refuses the rest)."""
+    for ly in spec.neuron_layers:
+        if ly.kind == "dense" and ly.delay is not None and ly.input_message_bits:
+            raise ScaLavaError(f"{spec.path}: layer {ly.index}: synaptic delays on graded input are not modelled")
 
 
 # --------------------------------------------------------------------------- weights
@@ -162,16 +151,20 @@ def dense_effective_weights(weight: np.ndarray) -> tuple[np.ndarray, int]:
 @dataclass
 class _Layer:
     spec: LayerSpec
-    depth: int  # steps of the previous sample at the start of the window
-    weight: object = None  # torch tensor, float32/float64 exact
+    pos: int  # position among neuron layers
+    depth: int  # reset step within a window (see pipeline_depths)
+    model: str  # lif | sigma_delta | delta | sigma
+    weight: object = None  # conv: tensor; dense: tensor, or list of (delay, tensor)
     shift: int = 0  # dense right shift
-    bias: object = None  # int64 tensor broadcastable to (B, *out_shape)
-    vth: int = 0
+    graded_in: bool = False  # the synapse receives integer payloads, not binary spikes
+    bias: object = None  # int64 tensor broadcastable to (B, *out_shape), already shifted
+    vth: int = 0  # threshold in state units
     i_decay: int = 0
     v_decay: int = 0
     dtype: object = None
     fast: bool = False  # static bounds rule out int32 overflow (see _fast_step)
     clamp24: bool = True  # conv sums may leave 24 bit: apply signed_clamp
+    wrap32: bool = False  # graded dense sums may leave int32 (numpy int32 dot in Lava)
 
 
 def _wrap32(x):
@@ -186,6 +179,9 @@ def _decay(x, decay: int):
     return torch.sign(prod) * (torch.abs(prod) >> 12)
 
 
+_GRADED_MAX = 1 << 17  # |payload| of an SDNN layer: a 24-bit delta >> 6
+
+
 class FixedPointNet:
     """A netx network as batched integer torch code, equal to Lava's fixed-point run."""
 
@@ -196,36 +192,49 @@ class FixedPointNet:
         self.spec = spec
         self.device = torch.device(device or "cpu")
         self.layers: list[_Layer] = []
-        depth = 1  # no input neuron: the first synapse adds one step
-        for ly in spec.layers:
-            if ly.neuron is None:
-                continue
-            w = np.asarray(ly.weight).astype(np.int64)
-            shift = 0
-            if ly.kind == "dense":
-                w, shift = dense_effective_weights(w)
-                fan_in = w.shape[1]
-            else:
-                fan_in = w.shape[1] * w.shape[2] * w.shape[3]
-            # float32 is exact while every partial sum stays below 2**24
-            exact32 = int(np.abs(w).max(initial=0)) * fan_in < (1 << 24)
-            dtype = torch.float32 if exact32 else torch.float64
-            bound = int(np.abs(w).max(initial=0)) * fan_in  # max |synaptic sum|
-            a_bound = (bound >> shift) + 1
-            fast = (a_bound << 6) <= (1 << 24) and all(
-                0 <= d <= 4096 for d in (ly.neuron.i_decay, ly.neuron.v_decay))
-            bias = None
-            if ly.bias is not None and np.any(ly.bias):
-                b = np.asarray(ly.bias).astype(np.int64).ravel()
-                shape = (1, -1, 1, 1) if ly.kind == "conv" else (1, -1)
-                bias = torch.as_tensor(b << 6, device=self.device).reshape(shape)
-            self.layers.append(_Layer(
-                spec=ly, depth=depth, weight=torch.as_tensor(w, dtype=dtype, device=self.device),
-                shift=shift, bias=bias, vth=int(ly.neuron.vth_mant) << 6,
-                i_decay=int(ly.neuron.i_decay), v_decay=int(ly.neuron.v_decay), dtype=dtype,
-                fast=fast, clamp24=bound >= _U_MAX,
-            ))
-            depth += 1
+        for pos, (ly, depth) in enumerate(zip(spec.neuron_layers, pipeline_depths(spec))):
+            self.layers.append(self._build(ly, pos, depth))
+
+    def _build(self, ly: LayerSpec, pos: int, depth: int) -> _Layer:
+        import torch
+
+        n = ly.neuron
+        layer = _Layer(spec=ly, pos=pos, depth=depth, model=n.model, graded_in=ly.input_message_bits > 0)
+        if n.model == "lif":
+            layer.vth, layer.i_decay, layer.v_decay = int(n.vth_mant) << 6, int(n.i_decay), int(n.v_decay)
+        else:
+            layer.vth = int(n.vth_mant) << 12
+        if ly.bias is not None and np.any(ly.bias):
+            b = np.asarray(ly.bias).astype(np.int64)
+            b = b << (6 if n.model == "lif" else 12)
+            shape = (1, -1, 1, 1) if (ly.kind == "conv" and b.ndim == 1) else (1, *b.shape)
+            layer.bias = torch.as_tensor(b, device=self.device).reshape(shape)
+        if ly.kind == "input":
+            # a_in is capped at 2**15 (make_drive) and decays at 0..4096 (the reader): no overflow
+            layer.fast = n.model == "lif"
+            return layer
+        w = np.asarray(ly.weight).astype(np.int64)
+        if ly.kind == "dense":
+            w, layer.shift = dense_effective_weights(w)
+            fan_in = w.shape[1]
+        else:
+            fan_in = w.shape[1] * w.shape[2] * w.shape[3]
+        amp = _GRADED_MAX if layer.graded_in else 1
+        bound = int(np.abs(w).max(initial=0)) * fan_in * amp  # max |synaptic sum|
+        # float32 is exact while every partial sum stays below 2**24
+        layer.dtype = torch.float32 if bound < (1 << 24) else torch.float64
+        layer.clamp24 = bound >= _U_MAX
+        layer.wrap32 = bound >= (1 << 31)
+        a_bound = (bound >> layer.shift) + 1
+        layer.fast = n.model == "lif" and (a_bound << 6) <= (1 << 24) and all(
+            0 <= d <= 4096 for d in (layer.i_decay, layer.v_decay))
+        if ly.kind == "dense" and ly.delay is not None and ly.delay.any():
+            layer.weight = [(int(k), torch.as_tensor(np.where(ly.delay == k, w, 0), dtype=layer.dtype,
+                                                     device=self.device))
+                            for k in np.unique(ly.delay)]
+        else:
+            layer.weight = torch.as_tensor(w, dtype=layer.dtype, device=self.device)
+        return layer
 
     @classmethod
     def from_file(cls, path, input_shape=None, device=None) -> FixedPointNet:
@@ -236,7 +245,8 @@ class FixedPointNet:
         return [ly.depth for ly in self.layers]
 
     def _synapse(self, layer: _Layer, s):
-        """Integer synaptic input for all steps at once; s: (B, *in, T) bool."""
+        """Integer synaptic input for all steps at once, delayed as in Lava;
+        s: (B, *in, T) bool or int64 payloads."""
         import torch
 
         ly = layer.spec
@@ -249,28 +259,86 @@ class FixedPointNet:
             a = torch.round(a).to(torch.int64)
             if layer.clamp24:
                 a = ((a + _U_MAX) % (1 << 24)) - _U_MAX  # signed_clamp(24)
-            return a.reshape(b, t, *a.shape[1:]).permute(0, 2, 3, 4, 1)
+            a = a.reshape(b, t, *a.shape[1:]).permute(0, 2, 3, 4, 1)
+            return torch.nn.functional.pad(a[..., :-1], (1, 0))
         x = x.reshape(b, -1, t)  # flatten (C, H, W) in C order, like netx
-        a = torch.einsum("oi,bit->bot", layer.weight, x)
-        a = torch.round(a).to(torch.int64)
-        return a >> layer.shift  # arithmetic shift = floor, like numpy
+        classes = layer.weight if isinstance(layer.weight, list) else [(0, layer.weight)]
+        out = None
+        for k, w in classes:
+            a = torch.round(torch.einsum("oi,bit->bot", w, x)).to(torch.int64)
+            if layer.wrap32:
+                a = _wrap32(a)
+            a = a >> layer.shift  # arithmetic shift = floor, like numpy; per delay class
+            if out is None:
+                out = torch.zeros_like(a)
+            if k + 1 < t:
+                out[..., k + 1:] += a[..., :t - k - 1]
+        return out
 
-    def _neuron(self, layer: _Layer, a):
-        """LIF dynamics over time; a: (B, *out, T) int64 synaptic input
-        already delayed. Returns spikes (B, *out, T) bool."""
+    def _resets(self, layer: _Layer, t_steps: int, reset_interval: int | None) -> set[int]:
+        if layer.model != "lif" or not reset_interval:
+            return set()
+        return {t for t in range(t_steps) if t % reset_interval == layer.depth % reset_interval}
+
+    def _neuron(self, layer: _Layer, a, drive_bias=None, reset_interval=None, state=None):
+        """Neuron dynamics over time; a: (B, *out, T) int64 input already
+        delayed. Returns (B, *out, T) bool spikes (LIF) or int64 payloads."""
         import torch
 
         t_steps = a.shape[-1]
         a = a.movedim(-1, 0).contiguous()  # time first: each step is one contiguous block
-        out = torch.zeros(a.shape, dtype=torch.bool, device=a.device)
-        u = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
-        v = torch.zeros_like(u)
+        resets = self._resets(layer, t_steps, reset_interval)
         bias = layer.bias if layer.bias is not None else 0
-        step = self._fast_step if layer.fast else self._exact_step
-        for t in range(layer.depth, t_steps):
-            u, v, spk = step(layer, u, v, a[t], bias)
-            out[t] = spk
-        return out.movedim(0, -1)
+        if drive_bias is not None:
+            bias = bias + (drive_bias << 6)
+        if layer.model == "lif":
+            out = torch.zeros(a.shape, dtype=torch.bool, device=a.device)
+            u = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
+            v = torch.zeros_like(u)
+            step = self._fast_step if layer.fast else self._exact_step
+            rec_u, rec_v = ([], []) if state is not None else (None, None)
+            for t in range(t_steps):
+                if t in resets:
+                    u, v = torch.zeros_like(u), torch.zeros_like(v)
+                u, v, spk = step(layer, u, v, a[t], bias)
+                out[t] = spk
+                if rec_u is not None:
+                    rec_u.append(u)
+                    rec_v.append(v)
+            if state is not None:
+                state["u"] = torch.stack(rec_u, -1)
+                state["v"] = torch.stack(rec_v, -1)
+            return out.movedim(0, -1)
+        return self._sdnn(layer, a, bias, state).movedim(0, -1)
+
+    @staticmethod
+    def _sdnn(layer: _Layer, a, bias, state):
+        """Sigma-delta dynamics, numpy int32 arithmetic as Lava's fixed-point models."""
+        import torch
+
+        out = torch.zeros(a.shape, dtype=torch.int64, device=a.device)
+        zero = torch.zeros(a.shape[1:], dtype=torch.int64, device=a.device)
+        sigma, act, residue = zero, zero, zero
+        sig_rec = [] if state is not None else None
+        for t in range(a.shape[0]):
+            if layer.model == "delta":
+                new_act = _wrap32(a[t] << 12)
+            else:
+                sigma = _wrap32(sigma + a[t])
+                if sig_rec is not None:
+                    sig_rec.append(sigma)
+                if layer.model == "sigma":
+                    out[t] = sigma
+                    continue
+                new_act = torch.clamp(_wrap32(sigma + bias), min=0)
+            delta = _wrap32(_wrap32(new_act - act) + residue)
+            s = torch.where(torch.abs(delta) >= layer.vth, delta, zero)
+            residue = _wrap32(delta - s)
+            act = new_act
+            out[t] = s >> 6
+        if state is not None and sig_rec:
+            state["sigma"] = torch.stack(sig_rec, -1)
+        return out
 
     @staticmethod
     def _fast_step(layer: _Layer, u, v, a_t, bias):
@@ -306,33 +374,50 @@ class FixedPointNet:
         spk = v > layer.vth
         return u, v.masked_fill(spk, 0), spk
 
-    def forward(self, spikes) -> list:
-        """All neuron layers' spikes (bool tensors, SLAYER layout) for one batch
-        of input spikes (B, C, H, W, T) or (B, F, T)."""
+    def forward(self, spikes=None, bias=None, steps: int | None = None, mode: str = "stream",
+                reset_interval: int | None = None, states: list | None = None) -> list:
+        """All neuron layers' outputs (SLAYER layout: bool spikes, or int64
+        payloads for SDNN layers) for one batch. ``spikes`` (B, *in, T), or
+        ``bias`` (B, *in) with ``steps`` for a bias-driven input layer.
+        ``mode`` and ``reset_interval``: see the module docstring (stream
+        resets every T steps). ``states``: a list that receives one dict per
+        layer with its per-step state (``u``, ``v`` or ``sigma``)."""
         import torch
 
+        if mode not in MODES:
+            raise ScaLavaError(f"mode must be one of {MODES}, got {mode!r}")
         with torch.no_grad():
-            s = torch.as_tensor(np.asarray(spikes), device=self.device) != 0
+            if spikes is not None:
+                x = torch.as_tensor(np.asarray(spikes), device=self.device)
+                t = x.shape[-1]
+            else:
+                t = int(steps)
+                x = torch.zeros((*np.asarray(bias).shape, t), dtype=torch.int64, device=self.device)
+            interval = t if mode == "stream" else reset_interval
+            if self.spec.sdnn:
+                interval = None  # netx ignores reset_interval for SDNN
             outs = []
+            s = x
             for layer in self.layers:
-                a = self._synapse(layer, s)
-                # one step of synaptic delay: input at t is the synapse output of t-1
-                a = torch.nn.functional.pad(a[..., :-1], (1, 0))
-                s = self._neuron(layer, a)
-                outs.append(s)
+                state = {} if states is not None else None
+                if layer.spec.kind == "input":
+                    a = s.to(torch.int64)  # the drive enters the neuron's a_in directly
+                    drive_bias = None
+                    if bias is not None:
+                        b = torch.as_tensor(np.asarray(bias), dtype=torch.int64, device=self.device)
+                        drive_bias = b
+                    out = self._neuron(layer, a, drive_bias, interval, state)
+                else:
+                    inp = s.to(torch.int64) if layer.graded_in else (s != 0)
+                    out = self._neuron(layer, self._synapse(layer, inp), None, interval, state)
+                s = out
+                if mode == "stream" and layer.depth:
+                    out = out.clone()
+                    out[..., :layer.depth] = 0  # the previous sample's tail in Lava's stream
+                outs.append(out)
+                if states is not None:
+                    states.append(state)
             return outs
-
-
-def _check_input(spec: NetxSpec, spikes: np.ndarray) -> None:
-    if spikes.ndim not in (3, 5):
-        raise ScaLavaError(f"input spikes must be (N, C, H, W, T) or (N, F, T), got shape {spikes.shape}")
-    if tuple(spikes.shape[1:-1]) != tuple(spec.input_shape):
-        raise ScaLavaError(
-            f"{spec.path}: input shape {tuple(spikes.shape[1:-1])} does not match the network input "
-            f"{tuple(spec.input_shape)}"
-        )
-    if spikes.shape[0] == 0 or spikes.shape[-1] == 0:
-        raise ScaLavaError("no samples or no time steps to run")
 
 
 def _resolve_device(device):
@@ -341,52 +426,75 @@ def _resolve_device(device):
     return resolve_device(device)
 
 
-def run_fixed_point(path, spikes, record_all: bool = False, batch_size: int = 128, device=None,
-                    progress: bool = True, spec: NetxSpec | None = None):
+def _as_numpy(t, graded: bool) -> np.ndarray:
+    arr = t.to("cpu").numpy()
+    return arr.astype(np.int32) if graded else arr.astype(np.uint8)
+
+
+def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int = 128, device=None,
+                    progress: bool = True, spec: NetxSpec | None = None, *, bias=None,
+                    steps: int | None = None, mode: str | None = None, reset_interval: int | None = None,
+                    record_state: bool = False) -> SpikeRecord:
     """Drop-in for :func:`run_lava`: same arguments and result type
-    (:class:`~sca_lava.netx.record.SpikeRecord`), computed batched."""
+    (:class:`~sca_lava.netx.record.SpikeRecord`), computed batched.
+
+    ``record_state`` keeps every layer's per-step ``u``/``v`` (LIF) or
+    ``sigma`` (SDNN) in ``record.extra["state"][j]``.
+    """
     from tqdm.auto import tqdm
 
-    spikes = np.asarray(spikes)
-    if spikes.ndim not in (3, 5):
-        raise ScaLavaError(f"input spikes must be (N, C, H, W, T) or (N, F, T), got shape {spikes.shape}")
-    spec = spec or read_netx(path, input_shape=tuple(spikes.shape[1:-1]))
-    _check_input(spec, spikes)
+    if spec is None:
+        arr = spikes if spikes is not None else bias
+        arr = np.asarray(arr)
+        guess = tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:])
+        spec = read_netx(path, input_shape=guess if guess else None)
+    drive = make_drive(spec, spikes, bias, steps)
     if batch_size < 1:
         raise ScaLavaError("batch size must be at least 1")
+    mode = mode or default_mode(spec)
     net = FixedPointNet(spec, device=_resolve_device(device))
-    n = spikes.shape[0]
     last = len(net.layers) - 1
     keep = range(len(net.layers)) if record_all else [last]
     chunks: dict[int, list] = {j: [] for j in keep}
+    state_chunks: dict[int, dict[str, list]] = {j: {} for j in keep}
     start = time.perf_counter()
-    with tqdm(total=n, desc="fixed-point", unit="sample", disable=not progress, leave=False) as bar:
-        for lo in range(0, n, batch_size):
-            outs = net.forward(spikes[lo:lo + batch_size])
+    with tqdm(total=drive.samples, desc="fixed-point", unit="sample", disable=not progress, leave=False) as bar:
+        for lo in range(0, drive.samples, batch_size):
+            d = drive.batch(lo, lo + batch_size)
+            states = [] if record_state else None
+            outs = net.forward(d.spikes, d.bias, drive.steps, mode, reset_interval, states)
             for j in keep:
-                chunks[j].append(outs[j].to("cpu").numpy().astype(np.uint8))
-            bar.update(min(batch_size, n - lo))
+                chunks[j].append(_as_numpy(outs[j], net.layers[j].model != "lif"))
+                if states is not None:
+                    for k, v in states[j].items():
+                        state_chunks[j].setdefault(k, []).append(v.to("cpu").numpy())
+            bar.update(d.samples)
     seconds = time.perf_counter() - start
+    extra = {"mode": mode, "depths": net.depths, "reset_interval": drive.steps if mode == "stream" else reset_interval}
+    if record_state:
+        extra["state"] = {j: {k: np.concatenate(v) for k, v in st.items()} for j, st in state_chunks.items()}
     return SpikeRecord(spec=spec, layer_spikes={j: np.concatenate(c) for j, c in chunks.items()},
-                       seconds=seconds, source="fixed-point", input=spikes)
+                       seconds=seconds, source="fixed-point", input=drive.array, extra=extra)
 
 
 # --------------------------------------------------------------------------- evaluation
 
 
-def fixed_point_batches(net: FixedPointNet, spikes: np.ndarray, labels: np.ndarray | None = None,
-                        batch_size: int = 128, bar=None) -> Iterator[LayerBatch]:
+def fixed_point_batches(net: FixedPointNet, drive: Drive, labels: np.ndarray | None = None,
+                        batch_size: int = 128, bar=None, mode: str = "stream") -> Iterator[LayerBatch]:
     """The evaluator's batches for the one measurement loop
-    (:func:`sca_lava.metrics.measure`): what each layer received and emitted."""
+    (:func:`sca_lava.metrics.measure`): what each layer received and emitted
+    (graded SDNN payloads as events: one per nonzero payload)."""
     import torch
 
-    for lo in range(0, spikes.shape[0], batch_size):
-        x = spikes[lo:lo + batch_size]
-        outs = net.forward(x)
-        yield LayerBatch([torch.as_tensor(x, device=net.device), *outs[:-1]], outs,
+    for lo in range(0, drive.samples, batch_size):
+        d = drive.batch(lo, lo + batch_size)
+        outs = [o if ly.model == "lif" else o != 0 for o, ly in zip(net.forward(d.spikes, d.bias, drive.steps, mode),
+                                                                  net.layers)]
+        yield LayerBatch([torch.as_tensor(d.received, device=net.device), *outs[:-1]], outs,
                          None if labels is None else labels[lo:lo + batch_size])
         if bar is not None:
-            bar.update(x.shape[0])
+            bar.update(d.samples)
 
 
 @dataclass
@@ -398,8 +506,8 @@ class EvaluationReport:
     path: str
     num_samples: int
     num_steps: int
-    accuracy: float
-    correct: int
+    accuracy: float | None
+    correct: int | None
     layers: list[dict]
     synops_per_sample: float
     seconds: float
@@ -418,38 +526,44 @@ class EvaluationReport:
         }
 
 
-def evaluate_netx(path, spikes, labels, batch_size: int = 128, device=None, verify: int = 0,
-                  progress: bool = True, input_shape=None) -> EvaluationReport:
-    """Deployed accuracy of the netx file at ``path`` on ``spikes`` (N, C, H, W, T)
-    or (N, F, T) with ``labels`` (N,), plus firing rates and SynOps per layer.
+def evaluate_netx(path, spikes=None, labels=None, batch_size: int = 128, device=None, verify: int = 0,
+                  progress: bool = True, input_shape=None, *, spec: NetxSpec | None = None, bias=None,
+                  steps: int | None = None, mode: str | None = None) -> EvaluationReport:
+    """Deployed accuracy of the netx file at ``path`` on ``spikes`` (N, *input, T)
+    (or an input-layer ``bias`` (N, *input) with ``steps``), with ``labels``
+    (N,) when given, plus firing rates and SynOps per layer.
 
     ``verify = k > 0`` also runs the first ``k`` samples in the real Lava
     runtime and reports how many samples differ and where the first diverges.
     """
     from tqdm.auto import tqdm
 
-    spikes = np.asarray(spikes)
-    labels = np.asarray(labels).ravel()
-    if spikes.ndim not in (3, 5):
-        raise ScaLavaError(f"input spikes must be (N, C, H, W, T) or (N, F, T), got shape {spikes.shape}")
-    if labels.shape[0] != spikes.shape[0]:
-        raise ScaLavaError(f"{labels.shape[0]} labels for {spikes.shape[0]} samples")
     if batch_size < 1:
         raise ScaLavaError("batch size must be at least 1")
     if verify < 0:
         raise ScaLavaError("--verify must be 0 or a positive number of samples")
-    spec = read_netx(path, input_shape=input_shape or tuple(spikes.shape[1:-1]))
-    _check_input(spec, spikes)
+    if spec is None:
+        arr = np.asarray(spikes if spikes is not None else bias)
+        guess = input_shape or (tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:]))
+        spec = read_netx(path, input_shape=guess or None)
+    drive = make_drive(spec, spikes, bias, steps)
+    n, t = drive.samples, drive.steps
+    if labels is not None:
+        labels = np.asarray(labels).ravel()
+        if labels.shape[0] != n:
+            raise ScaLavaError(f"{labels.shape[0]} labels for {n} samples")
+        n_out = int(np.prod(spec.output_shape))
+        if labels.size and (labels.min() < 0 or labels.max() >= n_out):
+            raise ScaLavaError(f"labels must lie in 0..{n_out - 1}")
+    mode = mode or default_mode(spec)
     dev = _resolve_device(device)
     net = FixedPointNet(spec, device=dev)
-    n, t = spikes.shape[0], spikes.shape[-1]
     nl = len(net.layers)
-    if labels.size and (labels.min() < 0 or labels.max() >= int(np.prod(spec.output_shape))):
-        raise ScaLavaError(f"labels must lie in 0..{int(np.prod(spec.output_shape)) - 1}")
-    metrics = [Accuracy(), SynOps([ly.spec for ly in net.layers]), SpikeCount(nl)]
+    metrics = [Accuracy(), SynOps([None if ly.spec.kind == "input" else ly.spec for ly in net.layers]),
+               SpikeCount(nl)]
     start = time.perf_counter()
     with tqdm(total=n, desc="evaluate", unit="sample", disable=not progress, leave=False) as bar:
-        res = measure(fixed_point_batches(net, spikes, labels, batch_size, bar), metrics)
+        res = measure(fixed_point_batches(net, drive, labels, batch_size, bar, mode), metrics)
     seconds = time.perf_counter() - start
     correct = metrics[0].correct
     synops = np.asarray(res["synops"])
@@ -457,24 +571,28 @@ def evaluate_netx(path, spikes, labels, batch_size: int = 128, device=None, veri
     for j, ly in enumerate(net.layers):
         neurons = int(np.prod(ly.spec.out_shape))
         layers.append({
-            "layer": j, "file_index": ly.spec.index, "kind": ly.spec.kind,
+            "layer": j, "file_index": ly.spec.index, "kind": ly.spec.kind, "neuron": ly.model,
             "shape": list(ly.spec.out_shape), "neurons": neurons,
             "firing_rate": res["spikes"]["firing_rate"][j],
             "spikes_per_sample": res["spikes"]["spikes_per_sample"][j],
             "synops_per_sample": float(synops[j]),
         })
     report = EvaluationReport(
-        path=str(path), num_samples=int(n), num_steps=int(t), accuracy=correct / n, correct=correct,
+        path=str(spec.path), num_samples=int(n), num_steps=int(t),
+        accuracy=None if labels is None else correct / n, correct=None if labels is None else correct,
         layers=layers, synops_per_sample=float(synops.sum()), seconds=seconds,
         samples_per_s=n / seconds if seconds > 0 else float("inf"), device=dev,
     )
+    report.extra["mode"] = mode
     if verify:
         from sca_lava.deploy.lava_runner import run_lava
 
         k = min(int(verify), n)
-        lava = run_lava(str(path), spikes[:k], record_all=True, progress=progress, spec=spec)
-        fixed = run_fixed_point(str(path), spikes[:k], record_all=True, batch_size=batch_size,
-                                device=dev, progress=False, spec=spec)
+        d = drive.batch(0, k)
+        lava = run_lava(spec.path, d.spikes, record_all=True, progress=progress, spec=spec, bias=d.bias,
+                        steps=t, mode=mode)
+        fixed = run_fixed_point(spec.path, d.spikes, record_all=True, batch_size=batch_size,
+                                device=dev, progress=False, spec=spec, bias=d.bias, steps=t, mode=mode)
         report.verify = first_divergence(fixed.layer_spikes, lava.layer_spikes)
         report.verify["lava_seconds"] = lava.seconds
         report.verify["lava_samples_per_s"] = k / lava.seconds if lava.seconds > 0 else None

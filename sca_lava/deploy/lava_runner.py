@@ -21,16 +21,14 @@ from __future__ import annotations
 import contextlib
 import io as _io
 import logging
+import warnings
 
 import numpy as np
 
 from sca_lava.deploy.guard import lava_guard
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import NetxSpec, read_netx
-from sca_lava.netx.record import SpikeRecord
-
-#: the runner's result is the shared record (kept under its old name)
-LavaResult = SpikeRecord
+from sca_lava.netx.record import SpikeRecord, make_drive
 
 
 def import_lava():
@@ -59,21 +57,25 @@ def import_lava():
     return netx, RunSteps, Loihi2SimCfg, io
 
 
-#: netx ``reset_offset`` aligning every layer's reset with its sample start:
-#: the source feeds the first synapse, which adds one step, so the first layer
-#: resets one step later than netx's default (input-neuron files are refused).
+#: netx ``reset_offset`` of a network without input neuron: the source feeds the
+#: first synapse, which adds one step, so its first layer resets one step later.
 RESET_OFFSET = 1
 
 
 def pipeline_depths(spec: NetxSpec) -> list[int]:
     """Steps of the previous sample's tail at the start of each neuron layer's
     window (see module docstring): one synapse delay per layer."""
-    return [1 + i for i in range(len(spec.neuron_layers))]
+    from sca_lava.deploy.fixed_point import pipeline_depths as depths
+
+    return depths(spec)
 
 
-def to_lava_input(spikes: np.ndarray) -> np.ndarray:
-    """(N, C, H, W, T) -> (W, H, C, N*T); (N, F, T) -> (F, N*T)."""
+def to_lava_input(spikes: np.ndarray, flat: bool = False) -> np.ndarray:
+    """(N, C, H, W, T) -> (W, H, C, N*T); (N, F, T) -> (F, N*T); with
+    ``flat`` any (N, *shape, T) -> (C*H*W, N*T) in C order (netx's flatten)."""
     n, t = spikes.shape[0], spikes.shape[-1]
+    if flat:
+        spikes = spikes.reshape(n, -1, t)
     if spikes.ndim == 5:
         return np.ascontiguousarray(spikes.transpose(3, 2, 1, 0, 4)).reshape(*spikes.shape[3:0:-1], n * t)
     if spikes.ndim == 3:
@@ -92,82 +94,194 @@ def from_lava_output(data: np.ndarray, n: int, t: int, depth: int) -> np.ndarray
     return per_sample.transpose(1, 0, 2)
 
 
+def _to_slayer(arr: np.ndarray) -> np.ndarray:
+    """One sample's Lava array (W, H, C[, T]) or (F[, T]) -> SLAYER (C, H, W[, T])."""
+    if arr.ndim >= 3:
+        return arr.transpose(2, 1, 0, *range(3, arr.ndim))
+    return arr
+
+
+def _build(netx, spec: NetxSpec, reset_interval, reset_offset):
+    with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kwargs = {}
+        if not spec.has_input_neuron:
+            kwargs["input_shape"] = spec.lava_input_shape
+        net = netx.hdf5.Network(net_config=spec.path, num_layers=spec.num_layers,
+                                reset_interval=reset_interval, reset_offset=reset_offset, **kwargs)
+    if len(net.layers) != len(spec.neuron_layers):
+        raise ScaLavaError(f"{spec.path}: netx built {len(net.layers)} layers, expected {len(spec.neuron_layers)}")
+    return net
+
+
+def _connect_drive(io, net, spec: NetxSpec, data: np.ndarray | None):
+    """Spikes into the first synapse, or into the input neuron's a_in."""
+    if data is None:
+        return None
+    source = io.source.RingBuffer(data=data.astype(np.int32))
+    if spec.has_input_neuron:
+        source.s_out.connect(net.in_layer.neuron.a_in)
+    else:
+        source.s_out.connect(net.inp)
+    return source
+
+
 def run_lava(
-    path: str,
-    spikes: np.ndarray,
+    path: str | None,
+    spikes: np.ndarray | None = None,
     record_all: bool = False,
     chunk: int = 10,
     progress: bool = True,
     spec: NetxSpec | None = None,
-) -> LavaResult:
-    """Stream ``spikes`` (N, C, H, W, T) or (N, F, T) through the netx network
-    at ``path`` in the Lava runtime and return its spikes.
+    *,
+    bias: np.ndarray | None = None,
+    steps: int | None = None,
+    mode: str | None = None,
+    reset_interval: int | None = None,
+    record_state: bool = False,
+) -> SpikeRecord:
+    """Run N samples through the netx network in the Lava runtime and return
+    its :class:`SpikeRecord` (the evaluator's twin: same arguments).
 
-    ``record_all`` keeps every neuron layer's spikes (for agreement per layer
-    and activity counts); otherwise only the output layer is recorded.
+    ``spikes`` (N, *input_shape, T): into the first synapse, or into the input
+    neuron's ``a_in`` when the input layer has one; ``bias`` (N, *input_shape)
+    with ``steps``: the input layer's ``bias_mant`` per sample. ``mode``
+    ``"stream"`` (default for CUBA-LIF without delays) streams all samples
+    through one network reset every T steps; ``"fresh"`` (SDNN, delays)
+    builds one network per sample, optionally reset every ``reset_interval``
+    steps, and can record every layer's state per step (``record_state``).
+    ``record_all`` keeps every neuron layer's output, else only the last.
     """
     import time
 
-    spikes = np.asarray(spikes)
-    if spikes.ndim not in (3, 5):
-        raise ScaLavaError(f"input spikes must be (N, C, H, W, T) or (N, F, T), got shape {spikes.shape}")
-    spec = spec or read_netx(path, input_shape=tuple(spikes.shape[1:-1]))
-    if tuple(spikes.shape[1:-1]) != tuple(spec.input_shape):
-        raise ScaLavaError(
-            f"{path}: input shape {tuple(spikes.shape[1:-1])} does not match the network input {tuple(spec.input_shape)}"
-        )
-    n, t = spikes.shape[0], spikes.shape[-1]
-    if n == 0 or t == 0:
-        raise ScaLavaError("no samples or no time steps to run")
-    if spec.has_input_neuron:
-        # lava-dl 0.6.0's netx Input block never connects its InPort to its neuron, so
-        # connecting a source fails to compile ("No subcompiler ... PyInputModel")
-        raise ScaLavaError(
-            f"{path}: the input layer has a neuron; netx (lava-dl 0.6.0) leaves its input port "
-            "unconnected, so Lava cannot feed spikes into such a network (export without input neuron)"
-        )
+    from sca_lava.deploy.fixed_point import default_mode
+
+    if spec is None:
+        arr = np.asarray(spikes if spikes is not None else bias)
+        guess = tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:])
+        spec = read_netx(path, input_shape=guess if guess else None)
+    drive = make_drive(spec, spikes, bias, steps)
+    mode = mode or default_mode(spec)
+    if mode not in ("stream", "fresh"):
+        raise ScaLavaError(f"mode must be 'stream' or 'fresh', got {mode!r}")
+    if mode == "stream" and default_mode(spec) == "fresh":
+        raise ScaLavaError(f"{spec.path}: SDNN or delayed networks cannot be streamed with resets; use mode 'fresh'")
+    if record_state and mode != "fresh":
+        raise ScaLavaError("per-step state is recorded only in mode 'fresh'")
 
     from tqdm.auto import tqdm
 
     netx, RunSteps, Loihi2SimCfg, io = import_lava()
-
     logging.getLogger("lava").setLevel(logging.ERROR)
-    lava_input_shape = tuple(spec.input_shape[::-1])
-    with contextlib.redirect_stdout(_io.StringIO()):
-        net = netx.hdf5.Network(
-            net_config=path,
-            input_shape=None if spec.layers[0].kind == "input" else lava_input_shape,
-            reset_interval=t,
-            reset_offset=RESET_OFFSET,
-        )
-    neuron_layers = list(net.layers)
-    if len(neuron_layers) != len(spec.neuron_layers):
-        raise ScaLavaError(f"{path}: netx built {len(neuron_layers)} layers, expected {len(spec.neuron_layers)}")
-    source = io.source.RingBuffer(data=to_lava_input(spikes).astype(np.int32))
-    source.s_out.connect(net.inp)
-    recorded = range(len(neuron_layers)) if record_all else [len(neuron_layers) - 1]
+    n, t = drive.samples, drive.steps
+    recorded = list(range(len(spec.neuron_layers))) if record_all else [len(spec.neuron_layers) - 1]
+    graded = [ly.neuron.graded for ly in spec.neuron_layers]
+    depths = pipeline_depths(spec)
+    offset = 0 if spec.has_input_neuron else RESET_OFFSET
+    cfg = Loihi2SimCfg(select_tag="fixed_pt")
+    start = time.perf_counter()
+    outs: dict[int, list] = {j: [] for j in recorded}
+    states: dict[int, dict[str, list]] = {j: {} for j in recorded}
+    with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
+        if mode == "stream":
+            raw = _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar)
+            for j in recorded:
+                outs[j] = [from_lava_output(raw[j], n, t, depths[j])]
+        else:
+            interval = None if spec.sdnn else reset_interval
+            for k in range(n):
+                data, st = _run_fresh(netx, RunSteps, io, cfg, spec, drive.batch(k, k + 1), recorded,
+                                      interval, offset, record_state)
+                for j in recorded:
+                    outs[j].append(_to_slayer(data[j])[None])
+                    for key, v in st.get(j, {}).items():
+                        states[j].setdefault(key, []).append(_to_slayer(v)[None])
+                bar.update(1)
+    seconds = time.perf_counter() - start
+    layer_spikes = {}
+    for j in recorded:
+        arr = np.concatenate(outs[j])
+        layer_spikes[j] = arr.astype(np.int32) if graded[j] else (arr != 0).astype(np.uint8)
+    extra = {"mode": mode, "depths": depths, "reset_interval": t if mode == "stream" else reset_interval}
+    if record_state:
+        extra["state"] = {j: {k: np.concatenate(v) for k, v in st.items()} for j, st in states.items()}
+    return SpikeRecord(spec=spec, layer_spikes=layer_spikes, seconds=seconds, source="lava",
+                       input=drive.array, extra=extra)
+
+
+def _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar) -> dict[int, np.ndarray]:
+    """All samples back to back through one network reset every T steps."""
+    n, t = drive.samples, drive.steps
+    net = _build(netx, spec, t, offset)
+    layers = list(net.layers)
+    data = None if drive.spikes is None else to_lava_input(drive.spikes, flat=spec.flat_input)
+    _connect_drive(io, net, spec, data)
     sinks = {}
     for j in recorded:
-        sink = io.sink.RingBuffer(shape=neuron_layers[j].out.shape, buffer=n * t)
-        neuron_layers[j].out.connect(sink.a_in)
+        sink = io.sink.RingBuffer(shape=layers[j].out.shape, buffer=n * t)
+        layers[j].out.connect(sink.a_in)
         sinks[j] = sink
-
-    depths = pipeline_depths(spec)
-    start = time.perf_counter()
+    bias_var = net.in_layer.neuron.bias_mant if drive.bias is not None else None
+    if bias_var is not None:
+        bias_var.init = _lava_bias(drive.bias[0])
     with lava_guard() as guard:  # signals stop the runtime; no child outlives us
         try:
-            cfg = Loihi2SimCfg(select_tag="fixed_pt")
             done = 0
-            with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
-                while done < n:
+            while done < n:
+                if bias_var is not None:  # one sample per run: its bias, then T steps
+                    if done:
+                        bias_var.set(_lava_bias(drive.bias[done]))
+                    step = 1
+                else:
                     step = min(chunk, n - done)
-                    net.run(condition=RunSteps(num_steps=step * t), run_cfg=cfg)
-                    guard.checkpoint()  # the run is up: a pending signal stops it here
-                    done += step
-                    bar.update(step)
-            raw = {j: s.data.get() for j, s in sinks.items()}
+                net.run(condition=RunSteps(num_steps=step * t), run_cfg=cfg)
+                guard.checkpoint()  # the run is up: a pending signal stops it here
+                done += step
+                bar.update(step)
+            return {j: s.data.get() for j, s in sinks.items()}
         finally:
             guard.stop(net)
-    seconds = time.perf_counter() - start
-    layer_spikes = {j: (from_lava_output(raw[j], n, t, depths[j]) != 0).astype(np.uint8) for j in raw}
-    return SpikeRecord(spec=spec, layer_spikes=layer_spikes, seconds=seconds, source="lava", input=spikes)
+
+
+def _lava_bias(b: np.ndarray) -> np.ndarray:
+    """One sample's bias (C, H, W) or (F,) -> Lava's (W, H, C) int32."""
+    return np.ascontiguousarray(b.transpose(2, 1, 0) if b.ndim == 3 else b).astype(np.int32)
+
+
+_STATE_VARS = {"lif": ("u", "v"), "sigma_delta": ("sigma",), "sigma": ("sigma",), "delta": ()}
+
+
+def _run_fresh(netx, RunSteps, io, cfg, spec, drive, recorded, interval, offset, record_state):
+    """One sample in its own network from zero state (step by step when
+    recording state). Returns ({layer: (W, H, C, T) output}, {layer: {var: (..., T)}})."""
+    t = drive.steps
+    net = _build(netx, spec, interval, offset)
+    layers = list(net.layers)
+    data = None if drive.spikes is None else to_lava_input(drive.spikes, flat=spec.flat_input)
+    _connect_drive(io, net, spec, data)
+    sinks = {}
+    for j in recorded:
+        sink = io.sink.RingBuffer(shape=layers[j].out.shape, buffer=t)
+        layers[j].out.connect(sink.a_in)
+        sinks[j] = sink
+    if drive.bias is not None:
+        net.in_layer.neuron.bias_mant.init = _lava_bias(drive.bias[0])
+    states: dict[int, dict[str, list]] = {j: {} for j in recorded}
+    with lava_guard() as guard:  # signals stop the runtime; no child outlives us
+        try:
+            if record_state:
+                for _ in range(t):
+                    net.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
+                    guard.checkpoint()
+                    for j in recorded:
+                        model = spec.neuron_layers[j].neuron.model
+                        for var in _STATE_VARS[model]:
+                            states[j].setdefault(var, []).append(np.asarray(getattr(layers[j].neuron, var).get()))
+            else:
+                net.run(condition=RunSteps(num_steps=t), run_cfg=cfg)
+                guard.checkpoint()
+            out = {j: s.data.get() for j, s in sinks.items()}
+        finally:
+            guard.stop(net)
+    st = {j: {k: np.stack(v, -1) for k, v in d.items()} for j, d in states.items() if d}
+    return out, st

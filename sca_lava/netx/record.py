@@ -45,3 +45,81 @@ class SpikeRecord:
         """Class = output neuron with the most spikes (ties: lowest index)."""
         out = self.output
         return out.reshape(out.shape[0], out.shape[1], -1).sum(-1).argmax(1)
+
+
+@dataclass
+class Drive:
+    """What drives a netx network for N samples of T steps, in SLAYER layout.
+
+    ``spikes`` (N, *input_shape, T): spikes into the first synapse, or, for a
+    network whose input layer has a neuron, values into that neuron's
+    ``a_in`` (graded for an SDNN input layer). ``bias`` (N, *input_shape):
+    the input layer's ``bias_mant`` per sample (Intel's way of driving
+    PilotNet: ``net.in_layer.neuron.bias_mant.init = image``).
+    """
+
+    spikes: np.ndarray | None
+    bias: np.ndarray | None
+    samples: int
+    steps: int
+
+    def batch(self, lo: int, hi: int) -> Drive:
+        return Drive(None if self.spikes is None else self.spikes[lo:hi],
+                     None if self.bias is None else self.bias[lo:hi], min(hi, self.samples) - lo, self.steps)
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.spikes if self.spikes is not None else self.bias
+
+
+#: largest |value| into an input neuron's a_in: << 6 (LIF) or << 12 (SDNN) stays in 24 bits
+_A_IN_MAX = {"lif": (1 << 15) - 1, "delta": (1 << 11) - 1}
+
+
+def make_drive(spec: NetxSpec, spikes=None, bias=None, steps: int | None = None) -> Drive:
+    """Check a drive against ``spec`` (shapes, integers, ranges), one-line errors."""
+    from sca_lava.errors import ScaLavaError
+
+    shape = tuple(spec.input_shape)
+    if (spikes is None) == (bias is None):
+        raise ScaLavaError("give either input spikes or an input-layer bias (not both, not neither)")
+    first = spec.neuron_layers[0]
+    if spikes is not None:
+        x = np.asarray(spikes)
+        if x.ndim != 2 + len(shape):
+            raise ScaLavaError(f"input spikes must be (N, C, H, W, T) or (N, F, T), got shape {x.shape}")
+        if tuple(x.shape[1:-1]) != shape:
+            raise ScaLavaError(f"{spec.path}: input shape {tuple(x.shape[1:-1])} does not match the network "
+                               f"input {shape} (expected (N, {', '.join(map(str, shape))}, T))")
+        if x.shape[0] == 0 or x.shape[-1] == 0:
+            raise ScaLavaError("no samples or no time steps to run")
+        if steps is not None and steps != x.shape[-1]:
+            raise ScaLavaError(f"--steps {steps} contradicts the input's {x.shape[-1]} time steps")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise ScaLavaError(f"input spikes must be numbers, got dtype {x.dtype}")
+        if not np.all(np.isfinite(x)) or np.any(x != np.round(x)):
+            raise ScaLavaError("input spikes must be finite integers (0/1 spikes, or graded integer payloads)")
+        if first.kind == "input":
+            lim = _A_IN_MAX["delta" if first.neuron.model == "delta" else "lif"]
+            if x.size and np.abs(x).max() > lim:
+                raise ScaLavaError(f"input values must lie in -{lim}..{lim} for this input neuron "
+                                   f"(24-bit state), got up to {int(np.abs(x).max())}")
+        return Drive(x, None, int(x.shape[0]), int(x.shape[-1]))
+    if first.kind != "input" or first.neuron.model != "lif":
+        raise ScaLavaError(f"{spec.path}: an input bias drives only a CUBA-LIF input layer with a neuron; "
+                           "give input spikes (N, *shape, T)")
+    b = np.asarray(bias)
+    if tuple(b.shape[1:]) != shape:
+        raise ScaLavaError(f"{spec.path}: input bias shape {tuple(b.shape[1:])} does not match the network input "
+                           f"{shape} (expected (N, {', '.join(map(str, shape))}))")
+    if b.shape[0] == 0:
+        raise ScaLavaError("no samples to run")
+    if steps is None or steps < 1:
+        raise ScaLavaError("a bias-driven input needs the number of time steps (--steps T)")
+    if not np.issubdtype(b.dtype, np.number) or np.iscomplexobj(b) or not np.all(np.isfinite(b)) \
+            or np.any(b != np.round(b)):
+        raise ScaLavaError("the input bias must be finite integers (bias_mant)")
+    if b.size and (b.min() < -4096 or b.max() > 4095):
+        raise ScaLavaError(f"the input bias {int(b.min())}..{int(b.max())} exceeds the 13-bit bias mantissa "
+                           "-4096..4095")
+    return Drive(None, b.astype(np.int64), int(b.shape[0]), int(steps))

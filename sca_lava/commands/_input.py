@@ -1,0 +1,212 @@
+"""User input for ``evaluate``, ``simulate`` and ``budget``: ``--input FILE.npy``
+(spikes, or an input layer's bias), ``--labels``, ``--input-shape``,
+``--steps``, ``--layout``, read once here for all three commands.
+
+Why a layout option: Intel's arrays (lava-dl's test ground truth) are in
+Lava's axis order (x, y, f[, t]) = (W, H, C[, T]) and usually hold one sample
+without a batch axis (PilotNet's ``image.npy`` is (200, 66, 3)), while
+SLAYER's are (N, C, H, W, T). Both are accepted; the layout defaults to
+whichever matches the network's input shape when only one does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+from dataclasses import dataclass
+
+import numpy as np
+
+from sca_lava.errors import ScaLavaError
+
+LAYOUTS = ("slayer", "lava")
+MAX_INPUT_BYTES = 4 << 30  # an .npy input larger than this is refused before reading it
+
+
+def add_input_args(p: argparse.ArgumentParser, steps_default: int | None = None) -> None:
+    """The shared input options (``--steps`` too: it sets T for encoded data sets
+    and for a bias-driven input)."""
+    p.add_argument("--input", default=None, metavar="FILE.npy",
+                   help="input from a file instead of a data set: spikes (N, C, H, W, T) / (N, F, T), or, "
+                   "for a network whose input layer has a neuron, its bias per sample (N, C, H, W) / (C, H, W); "
+                   "Lava's axis order (W, H, C[, T]) is accepted too (see --layout)")
+    p.add_argument("--labels", default=None, metavar="FILE.npy",
+                   help="class labels (N,) for --input; accuracy is reported only when given")
+    p.add_argument("--input-shape", default=None, metavar="C,H,W", type=parse_shape,
+                   help="network input shape, for files whose input layer has no shape")
+    p.add_argument("--steps", type=_positive, default=steps_default, metavar="T",
+                   help="time steps per sample (encoded data sets and bias-driven inputs; default 16)")
+    p.add_argument("--layout", default=None, choices=LAYOUTS,
+                   help="axis order of --input: slayer (N, C, H, W[, T]) or lava (W, H, C[, T]) "
+                   "(default: whichever matches the network's input shape)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be C,H,W or F (positive integers), got {text!r}") from None
+    if not 1 <= len(shape) <= 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"must be C,H,W or F (positive integers), got {text!r}")
+    return shape
+
+
+def load_npy(path: str, what: str) -> np.ndarray:
+    """A plain .npy array (no pickles), refusing FIFOs, devices and huge files first."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ScaLavaError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ScaLavaError(f"{path}: {what} must be a regular .npy file")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise ScaLavaError(f"{path}: {what} is too large ({st.st_size} bytes, limit {MAX_INPUT_BYTES})")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ScaLavaError(f"{path}: cannot read {what} as a .npy array ({str(exc).splitlines()[0]})") from None
+    if not isinstance(arr, np.ndarray):
+        raise ScaLavaError(f"{path}: {what} must be one .npy array, not an archive")
+    if arr.dtype.kind not in "biuf":
+        raise ScaLavaError(f"{path}: {what} must be numeric, got dtype {arr.dtype}")
+    return arr
+
+
+@dataclass
+class UserInput:
+    """A drive for the network (SLAYER layout) plus optional labels."""
+
+    spikes: np.ndarray | None
+    bias: np.ndarray | None
+    steps: int
+    labels: np.ndarray | None
+    layout: str
+    description: str
+
+    @property
+    def samples(self) -> int:
+        return int((self.spikes if self.spikes is not None else self.bias).shape[0])
+
+    def head(self, n: int | None) -> UserInput:
+        """Only the first ``n`` samples."""
+        if n is None:
+            return self
+        cut = slice(0, n)
+        return UserInput(None if self.spikes is None else self.spikes[cut],
+                         None if self.bias is None else self.bias[cut], self.steps,
+                         None if self.labels is None else self.labels[cut], self.layout, self.description)
+
+
+def _candidates(arr: np.ndarray, spec, bias_ok: bool, layout: str | None = None):
+    """Every reading of ``arr``: (layout, kind, array in SLAYER layout with the
+    network's full input shape)."""
+    full = tuple(spec.input_shape)
+    shapes = [full]
+    if spec.flat_input and len(full) > 1:
+        shapes.append((int(np.prod(full)),))  # a flat network input may come flat
+    found = {}
+    for s in shapes:
+        k, sh = len(s), arr.shape
+        readings = []
+        if arr.ndim == k + 2 and sh[1:-1] == s:
+            readings.append(("slayer", "spikes", arr))
+        if arr.ndim == k + 1 and sh[:-1] == s:
+            readings.append(("slayer", "spikes", arr[None]))
+        if bias_ok and arr.ndim == k + 1 and sh[1:] == s:
+            readings.append(("slayer", "bias", arr))
+        if bias_ok and sh == s:
+            readings.append(("slayer", "bias", arr[None]))
+        if k > 1:  # Lava: (*L, T), (N, *L, T); bias (*L), (N, *L)
+            lava, perm = s[::-1], tuple(range(k - 1, -1, -1))
+            if arr.ndim == k + 1 and sh[:-1] == lava:
+                readings.append(("lava", "spikes", arr.transpose(*perm, k)[None]))
+            if arr.ndim == k + 2 and sh[1:-1] == lava:
+                readings.append(("lava", "spikes", arr.transpose(0, *(p + 1 for p in perm), k + 1)))
+            if bias_ok and sh == lava:
+                readings.append(("lava", "bias", arr.transpose(*perm)[None]))
+            if bias_ok and arr.ndim == k + 1 and sh[1:] == lava:
+                readings.append(("lava", "bias", arr.transpose(0, *(p + 1 for p in perm))))
+        for tag, kind, a in readings:
+            if k == 1:
+                tag = layout or tag  # one axis reads the same in both orders
+            n = a.shape[0]
+            a = a.reshape(n, *full, a.shape[-1]) if kind == "spikes" else a.reshape(n, *full)
+            found.setdefault((tag, kind, a.shape), (tag, kind, a))
+    return list(found.values())
+
+
+def read_user_input(args, spec, default_steps: int = 16) -> UserInput | None:
+    """The drive given by ``--input`` (None without it), checked against ``spec``."""
+    if args.input is None:
+        if args.labels is not None:
+            raise ScaLavaError("--labels needs --input")
+        return None
+    arr = load_npy(args.input, "the input")
+    first = spec.neuron_layers[0]
+    bias_ok = first.kind == "input" and first.neuron.model == "lif"
+    cands = _candidates(arr, spec, bias_ok, args.layout)
+    if args.layout:
+        cands = [c for c in cands if c[0] == args.layout]
+    expected = _expected(spec, bias_ok)
+    if not cands:
+        order = f" in {args.layout} layout" if args.layout else ""
+        raise ScaLavaError(f"{args.input}: shape {arr.shape}{order} does not fit the network input; expected {expected}")
+    if len({c[0] for c in cands}) > 1:
+        raise ScaLavaError(f"{args.input}: shape {arr.shape} reads both in SLAYER and in Lava layout; pass --layout")
+    if len(cands) > 1:
+        wanted = "bias" if args.steps is not None and bias_ok else "spikes"
+        cands = [c for c in cands if c[1] == wanted] or cands[:1]
+    layout, kind, a = cands[0]
+    labels = None
+    if args.labels is not None:
+        labels = load_npy(args.labels, "the labels").ravel()
+        if labels.size != a.shape[0]:
+            raise ScaLavaError(f"{args.labels}: {labels.size} labels for {a.shape[0]} samples")
+        if np.any(labels != np.round(labels)) or (labels.size and labels.min() < 0):
+            raise ScaLavaError(f"{args.labels}: labels must be non-negative integers")
+        labels = labels.astype(np.int64)
+    if kind == "spikes":
+        if args.steps is not None and args.steps != a.shape[-1]:
+            raise ScaLavaError(f"--steps {args.steps} contradicts the {a.shape[-1]} time steps of {args.input}")
+        return UserInput(a, None, int(a.shape[-1]), labels, layout,
+                         f"{args.input} ({layout} layout, {a.shape[0]} samples x {a.shape[-1]} steps)")
+    steps = args.steps or default_steps
+    return UserInput(None, a, steps, labels, layout,
+                     f"{args.input} (input-layer bias, {layout} layout, {a.shape[0]} samples, T={steps})")
+
+
+def _expected(spec, bias_ok: bool) -> str:
+    s = tuple(spec.input_shape)
+    fmt = ", ".join(map(str, s))
+    lava = ", ".join(map(str, s[::-1]))
+    text = f"spikes (N, {fmt}, T) or, in Lava order, ({lava}, T)"
+    if bias_ok:
+        text += f"; or an input-layer bias (N, {fmt}) / ({lava})"
+    return text
+
+
+def read_spec(args, path: str):
+    """The netx file, read once, with ``--input-shape`` when given."""
+    from sca_lava.netx import read_netx
+
+    return read_netx(path, input_shape=getattr(args, "input_shape", None))
+
+
+def dropped_note(spec) -> str | None:
+    """One line about trailing layers netx cannot build (None when there are none)."""
+    if not spec.dropped:
+        return None
+    names = ", ".join(f"{i} ({k})" for i, k in spec.dropped)
+    return (f"note: layer(s) {names} cannot run in netx/Lava; running layers 0..{spec.num_layers - 1} "
+            f"(netx.hdf5.Network(num_layers={spec.num_layers}))")
