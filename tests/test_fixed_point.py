@@ -238,19 +238,27 @@ def test_evaluate_verify_reports_agreement(tmp_path):
 # --------------------------------------------------------------------------- no Lava
 
 
-def test_input_neuron_file_is_rejected_with_reason(tmp_path):
-    """lava-dl 0.6.0's netx Input block never connects its port to its neuron;
-    Lava fails to compile such a network once input is connected (checked by
-    hand), so both runners refuse it with one line."""
-    rng = np.random.default_rng(6)
-    path = write_net(tmp_path / "i.net", (1, 5, 5), [conv(rng, 1, 2, (3, 3))],
-                     input_neuron={"vth": 10, "i_decay": 4096, "v_decay": 4096})
-    with pytest.raises(ScaLavaError, match="input layer has a neuron"):
-        run_fixed_point(path, spikes(rng, (1, 5, 5), 2, 5), progress=False)
+@pytest.mark.lava
+def test_input_neuron_driven_by_a_in_and_by_bias_matches_lava(tmp_path):
+    """An input layer with a neuron (Intel's PilotNet, tiny.net) runs in both
+    runners, driven by integer values into its a_in or by a per-sample bias,
+    streamed over several samples; every layer equals Lava at every step
+    (refused with "input layer has a neuron" before)."""
     from sca_lava.deploy.lava_runner import run_lava
 
-    with pytest.raises(ScaLavaError, match="input layer has a neuron"):
-        run_lava(path, spikes(rng, (1, 5, 5), 2, 5), progress=False)
+    rng = np.random.default_rng(6)
+    layers = [conv(rng, 1, 3, (3, 3), vth=30, bias=[20, 0, -5]), FLATTEN, dense(rng, 27, 4, vth=20)]
+    path = write_net(tmp_path / "i.net", (1, 5, 5), layers,
+                     input_neuron={"vth": 2, "i_decay": 4096, "v_decay": 1024})
+    x = rng.integers(0, 4, size=(3, 1, 5, 5, 7))
+    lava = assert_same_as_lava(path, x)
+    assert lava.extra["depths"] == [0, 1, 2]
+    bias = rng.integers(0, 60, size=(3, 1, 5, 5))
+    ref = run_lava(path, None, bias=bias, steps=7, record_all=True, progress=False)
+    got = run_fixed_point(path, None, bias=bias, steps=7, record_all=True, progress=False)
+    for j in ref.layer_spikes:
+        assert ref.layer_spikes[j].any() and np.array_equal(got.layer_spikes[j], ref.layer_spikes[j]), j
+    assert not got.input.any() and np.array_equal(got.extra["bias"], bias)  # a bias drive sends no events
 
 
 @pytest.mark.parametrize(
@@ -258,7 +266,6 @@ def test_input_neuron_file_is_rejected_with_reason(tmp_path):
     [
         (lambda ly: ly.update(weight=ly["weight"] * 0.5 + 0.25), "integers"),
         (lambda ly: ly.update(weight=ly["weight"] * 4), "8-bit"),
-        (lambda ly: ly.update(delay=np.ones(3)), "delays"),
         (lambda ly: ly["neuron"].update(ntype="RF"), "CUBA"),
         (lambda ly: ly["neuron"].update(vth=np.array([5, 6, 7])), "per-neuron"),
         (lambda ly: ly.update(bias=np.array([1, 2])), "bias"),

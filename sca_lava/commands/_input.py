@@ -12,9 +12,7 @@ whichever matches the network's input shape when only one does.
 from __future__ import annotations
 
 import argparse
-import os
-import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,9 +22,11 @@ LAYOUTS = ("slayer", "lava")
 MAX_INPUT_BYTES = 4 << 30  # an .npy input larger than this is refused before reading it
 
 
-def add_input_args(p: argparse.ArgumentParser, steps_default: int | None = None) -> None:
+def add_input_args(p: argparse.ArgumentParser) -> None:
     """The shared input options (``--steps`` too: it sets T for encoded data sets
     and for a bias-driven input)."""
+    from sca_lava.commands._common import add_steps_arg
+
     p.add_argument("--input", default=None, metavar="FILE.npy",
                    help="input from a file instead of a data set: spikes (N, C, H, W, T) / (N, F, T), or, "
                    "for a network whose input layer has a neuron, its bias per sample (N, C, H, W) / (C, H, W); "
@@ -35,21 +35,10 @@ def add_input_args(p: argparse.ArgumentParser, steps_default: int | None = None)
                    help="class labels (N,) for --input; accuracy is reported only when given")
     p.add_argument("--input-shape", default=None, metavar="C,H,W", type=parse_shape,
                    help="network input shape, for files whose input layer has no shape")
-    p.add_argument("--steps", type=_positive, default=steps_default, metavar="T",
-                   help="time steps per sample (encoded data sets and bias-driven inputs; default 16)")
+    add_steps_arg(p)
     p.add_argument("--layout", default=None, choices=LAYOUTS,
                    help="axis order of --input: slayer (N, C, H, W[, T]) or lava (W, H, C[, T]) "
                    "(default: whichever matches the network's input shape)")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -64,14 +53,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def load_npy(path: str, what: str) -> np.ndarray:
     """A plain .npy array (no pickles), refusing FIFOs, devices and huge files first."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        raise ScaLavaError(f"{path}: cannot read {what} ({exc.strerror})") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ScaLavaError(f"{path}: {what} must be a regular .npy file")
-    if st.st_size > MAX_INPUT_BYTES:
-        raise ScaLavaError(f"{path}: {what} is too large ({st.st_size} bytes, limit {MAX_INPUT_BYTES})")
+    from sca_lava.atomic import check_input_file
+
+    check_input_file(path, what, MAX_INPUT_BYTES)
     try:
         arr = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
@@ -93,6 +77,7 @@ class UserInput:
     labels: np.ndarray | None
     layout: str
     description: str
+    settings: dict = field(default_factory=dict)  # data set options, when the input came from one
 
     @property
     def samples(self) -> int:
@@ -105,7 +90,8 @@ class UserInput:
         cut = slice(0, n)
         return UserInput(None if self.spikes is None else self.spikes[cut],
                          None if self.bias is None else self.bias[cut], self.steps,
-                         None if self.labels is None else self.labels[cut], self.layout, self.description)
+                         None if self.labels is None else self.labels[cut], self.layout, self.description,
+                         self.settings)
 
 
 def _candidates(arr: np.ndarray, spec, bias_ok: bool, layout: str | None = None):
@@ -194,6 +180,30 @@ def _expected(spec, bias_ok: bool) -> str:
     if bias_ok:
         text += f"; or an input-layer bias (N, {fmt}) / ({lava})"
     return text
+
+
+def drive_for(args, path: str, split: str = "test", samples: int | None = None, spec=None):
+    """(spec, UserInput) of a command: the netx file read once (with
+    ``--input-shape``), then ``--input`` or the data set its input contract
+    names (:func:`sca_lava.commands._common.load_inputs`), cut to ``samples``."""
+    from sca_lava.commands._common import DEFAULTS, load_inputs
+
+    spec = spec if spec is not None else read_spec(args, path)
+    note = dropped_note(spec)
+    if note:
+        print(note)
+    steps_default = spec.contract.num_steps if spec.contract is not None else DEFAULTS["steps"]
+    user = read_user_input(args, spec, default_steps=steps_default)
+    if user is not None:
+        return spec, user.head(samples)
+    spikes, y, s = load_inputs(args, spec, split, samples)
+    shape = tuple(spec.input_shape)
+    if tuple(spikes.shape[1:-1]) != shape and spec.flat_input and \
+            int(np.prod(spikes.shape[1:-1])) == int(np.prod(shape)):
+        spikes = spikes.reshape(spikes.shape[0], *shape, spikes.shape[-1])  # a flat network input (C order)
+    settings = {"data": s.data, "split": split, "encoding": s.encoding, "split_seed": s.split_seed}
+    return spec, UserInput(spikes, None, int(spikes.shape[-1]), y, "slayer",
+                           f"{len(y)} {s.data} {split} samples", settings)
 
 
 def read_spec(args, path: str):

@@ -11,6 +11,7 @@ import numpy as np
 
 from sca_lava.atomic import write_json
 from sca_lava.commands._common import seed_int
+from sca_lava.commands._input import add_input_args
 from sca_lava.errors import ScaLavaError
 
 
@@ -28,10 +29,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=8, help="samples whose activity is counted (default 8)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples in Lava and report their spike agreement (default 0)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="time steps per sample (default: the file's input contract, else 16)")
-    p.add_argument("--input", help=".npy file of input spikes (N, C, H, W, T); default: MNIST test images "
-                   "for a 1x28x28 input, else Bernoulli spikes at --rate")
+    add_input_args(p)  # --input (default: MNIST test images for 1x28x28, else Bernoulli spikes), --steps, ...
     p.add_argument("--rate", type=float, default=0.2, help="spike probability of random inputs (default 0.2)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of random input spikes (default 0)")
     p.add_argument("--compare", help="second netx file (e.g. the pruned model) to budget side by side")
@@ -67,20 +65,18 @@ def default_spikes(shape: tuple[int, ...], samples: int, steps: int, rate: float
     return spikes, f"Bernoulli random spikes p={rate}, seed {seed}, T={steps}"
 
 
-def _spikes_for(args, spec):
-    from sca_lava.atomic import check_input_file
+def _drive_for(args, spec) -> tuple[dict, str]:
+    """(measure() keyword arguments, description) of the activity run's input."""
     from sca_lava.commands._common import pick
+    from sca_lava.commands._input import read_user_input
 
-    if args.input:
-        check_input_file(args.input, "input spikes file", 4 << 30)
-        try:
-            spikes = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ScaLavaError(f"{args.input}: cannot read input spikes ({exc})") from None
-        spikes = spikes[: args.samples]
-        return spikes, f"{args.input} (first {len(spikes)} samples)"
     steps = pick(args, "steps", spec.contract.num_steps if spec.contract else None, "the file's input contract")
-    return default_spikes(spec.input_shape, args.samples, steps, args.rate, args.seed)
+    user = read_user_input(args, spec, default_steps=steps)
+    if user is not None:
+        user = user.head(args.samples)
+        return {"spikes": user.spikes, "bias": user.bias, "steps": user.steps}, user.description
+    spikes, source = default_spikes(spec.input_shape, args.samples, steps, args.rate, args.seed)
+    return {"spikes": spikes}, source
 
 
 def _keeps(text: str) -> list[float]:
@@ -135,13 +131,13 @@ def run(args) -> int:
         raise ScaLavaError(f"--verify must be >= 0, got {args.verify}")
     results = []
     for path in [args.model] + ([args.compare] if args.compare else []):
-        spec = read_netx(path)
+        spec = read_netx(path, input_shape=args.input_shape)
         record, source = None, "none (allocation only)"
         if not args.allocation_only:
             from sca_lava.deploy.measure import measure
 
-            spikes, source = _spikes_for(args, spec)
-            record = measure(path, spikes, verify=args.verify, spec=spec)
+            drive, source = _drive_for(args, spec)
+            record = measure(path, verify=args.verify, spec=spec, **drive)
         res = budget_netx(path, prof, record=record, spec=spec, max_chips=args.max_chips)
         res["input_source"] = source
         print_budget(res)

@@ -1,16 +1,12 @@
 """``sca-lava evaluate``: deployed (fixed-point) accuracy of a netx file on a
 whole test set in seconds, with a batched replica that is bit-exact with
-Lava; ``--verify N`` cross-checks the first N samples in the real runtime."""
+Lava; ``--verify N`` cross-checks the first N samples in the real runtime.
+``--input`` runs any array instead of a data set (Intel's networks)."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import (
-    add_data_args,
-    add_device_arg,
-    add_steps_arg,
-    load_inputs,
-    positive_int,
-)
+from sca_lava.commands._common import add_data_args, add_device_arg, positive_int
+from sca_lava.commands._input import add_input_args
 
 
 def register(sub) -> None:
@@ -20,44 +16,46 @@ def register(sub) -> None:
                        "and SynOps per layer.")
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which split (default test)")
-    add_steps_arg(p)
     p.add_argument("--samples", type=positive_int, default=None, help="only the first N samples")
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples per batch (default 128)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples in Lava and compare every spike")
     add_device_arg(p)
     p.add_argument("--json", default=None, help="write the report as JSON here")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_input_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
+    from sca_lava.commands._input import drive_for
     from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.errors import ScaLavaError
-    from sca_lava.netx import read_netx
 
     if args.verify < 0:
         raise ScaLavaError("--verify must be 0 or a positive number of samples")
     if args.json:
         check_output_path(args.json, "file")
-    spec = read_netx(args.model)  # fail on a bad file before loading data
-    spikes, y, inp = load_inputs(args, spec, args.split, args.samples)
-    report = evaluate_netx(args.model, spikes, y, batch_size=args.batch_size, device=args.device,
-                           verify=args.verify, progress=not args.no_progress)
+    spec, drive = drive_for(args, args.model, args.split, args.samples)  # the file is read once
+    report = evaluate_netx(args.model, drive.spikes, drive.labels, batch_size=args.batch_size, device=args.device,
+                           verify=args.verify, progress=not args.no_progress, spec=spec, bias=drive.bias,
+                           steps=drive.steps)
     d = report.to_dict()
-    d.update(data=inp.data, split=args.split, encoding=inp.encoding, split_seed=inp.split_seed,
+    d.update(input=drive.description, **drive.settings,
              contract=spec.contract.to_dict() if spec.contract else None)
-    print(f"{args.model}: {report.num_samples} {inp.data} {args.split} samples, T={report.num_steps}, "
-          f"device {report.device}")
+    print(f"{args.model}: {drive.description}, T={report.num_steps}, device {report.device}")
     print(f"{'layer':>5} {'kind':<6} {'shape':<14} {'rate':>7} {'spikes/smp':>11} {'SynOps/smp':>12}")
     for ly in report.layers:
         shape = "x".join(str(s) for s in ly["shape"])
         print(f"{ly['layer']:>5} {ly['kind']:<6} {shape:<14} {ly['firing_rate']:>7.4f} "
               f"{ly['spikes_per_sample']:>11.1f} {ly['synops_per_sample']:>12.0f}")
     print(f"total SynOps/sample {report.synops_per_sample:.0f} (fan-out count)")
-    print(f"deployed accuracy   {report.accuracy:.4f} ({report.correct}/{report.num_samples})")
+    if report.accuracy is not None:
+        print(f"deployed accuracy   {report.accuracy:.4f} ({report.correct}/{report.num_samples})")
+    else:
+        print("deployed accuracy   - (no labels)")
     print(f"time                {report.seconds:.2f} s ({report.samples_per_s:.0f} samples/s)")
     if report.verify is not None:
         v = report.verify

@@ -1,9 +1,11 @@
-"""``sca-lava simulate``: run a netx file as Lava processes on test samples;
-with --checkpoint, also check spike-for-spike agreement with SLAYER."""
+"""``sca-lava simulate``: run a netx file as Lava processes on test samples
+(or on ``--input``); with --checkpoint, also check spike-for-spike agreement
+with SLAYER."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, add_steps_arg, load_inputs, positive_int
+from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._input import add_input_args
 
 
 def register(sub) -> None:
@@ -13,38 +15,46 @@ def register(sub) -> None:
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint the file was exported from")
     p.add_argument("--samples", type=positive_int, default=100, help="number of test samples")
-    add_steps_arg(p)
     p.add_argument("--json", default=None, help="write the figures as JSON here")
+    add_input_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
+    from sca_lava.commands._input import drive_for, read_spec
     from sca_lava.deploy.agreement import compare_with_slayer
     from sca_lava.deploy.lava_runner import run_lava
-    from sca_lava.netx import read_netx
 
     if args.json:
         check_output_path(args.json, "file")
-    spec = read_netx(args.model)
+    spec = read_spec(args, args.model)
+    model = None
     if args.checkpoint:
         from sca_lava.training.trainer import load_trained
 
         model, _ = load_trained(args.checkpoint)
         if spec.contract is None:  # an older file: its checkpoint states the contract
             spec.contract = model.contract
-        if args.steps is None and spec.contract is None:
+        if args.steps is None and spec.contract is None and args.input is None:
             args.steps = model.config.num_steps
-    spikes, y, _ = load_inputs(args, spec, "test", args.samples)
-    if args.checkpoint:
-        agreement, _ = compare_with_slayer(model, args.model, spikes, y)
+    spec, drive = drive_for(args, args.model, "test", args.samples, spec=spec)
+    y = drive.labels
+    if model is not None:
+        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y)
         result = agreement.to_dict()
     else:
-        lava = run_lava(args.model, spikes, spec=spec)
-        result = {"samples": len(y), "accuracy": float((lava.predictions() == y).mean()), "seconds": lava.seconds}
+        lava = run_lava(args.model, drive.spikes, spec=spec, bias=drive.bias, steps=drive.steps)
+        n = lava.output.shape[0]
+        result = {"samples": n, "steps": int(lava.output.shape[-1]), "mode": lava.extra["mode"],
+                  "accuracy": None if y is None else float((lava.predictions() == y).mean()),
+                  "seconds": lava.seconds, "output_events_per_sample": float((lava.output != 0).sum() / n)}
     print(f"Lava samples       {result['samples']}")
-    print(f"Lava accuracy      {result['accuracy']:.4f}")
+    if result["accuracy"] is not None:
+        print(f"Lava accuracy      {result['accuracy']:.4f}")
+    else:
+        print(f"output events      {result['output_events_per_sample']:.1f} per sample (no labels)")
     if "spike_agreement" in result:
         print(f"SLAYER accuracy    {result['slayer_accuracy']:.4f}")
         print(f"spike agreement    {result['spike_agreement']:.4f} "

@@ -471,10 +471,12 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
             bar.update(d.samples)
     seconds = time.perf_counter() - start
     extra = {"mode": mode, "depths": net.depths, "reset_interval": drive.steps if mode == "stream" else reset_interval}
+    if drive.bias is not None:
+        extra["bias"] = drive.bias
     if record_state:
         extra["state"] = {j: {k: np.concatenate(v) for k, v in st.items()} for j, st in state_chunks.items()}
     return SpikeRecord(spec=spec, layer_spikes={j: np.concatenate(c) for j, c in chunks.items()},
-                       seconds=seconds, source="fixed-point", input=drive.array, extra=extra)
+                       seconds=seconds, source="fixed-point", input=drive.received, extra=extra)
 
 
 # --------------------------------------------------------------------------- evaluation

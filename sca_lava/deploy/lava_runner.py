@@ -203,10 +203,12 @@ def run_lava(
         arr = np.concatenate(outs[j])
         layer_spikes[j] = arr.astype(np.int32) if graded[j] else (arr != 0).astype(np.uint8)
     extra = {"mode": mode, "depths": depths, "reset_interval": t if mode == "stream" else reset_interval}
+    if drive.bias is not None:
+        extra["bias"] = drive.bias
     if record_state:
         extra["state"] = {j: {k: np.concatenate(v) for k, v in st.items()} for j, st in states.items()}
     return SpikeRecord(spec=spec, layer_spikes=layer_spikes, seconds=seconds, source="lava",
-                       input=drive.array, extra=extra)
+                       input=drive.received, extra=extra)
 
 
 def _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar) -> dict[int, np.ndarray]:

@@ -16,8 +16,9 @@ from sca_lava.netx.reader import NetxSpec
 from sca_lava.netx.record import SpikeRecord
 
 
-def measure(path: str, spikes: np.ndarray, verify: int = 0, *, spec: NetxSpec | None = None,
-            progress: bool = False, lava: SpikeRecord | None = None) -> SpikeRecord:
+def measure(path: str, spikes: np.ndarray | None = None, verify: int = 0, *, spec: NetxSpec | None = None,
+            progress: bool = False, lava: SpikeRecord | None = None, bias: np.ndarray | None = None,
+            steps: int | None = None) -> SpikeRecord:
     """Every layer's spikes of ``spikes`` through ``path`` (fixed-point
     evaluator). ``verify`` > 0 re-runs the first ``verify`` samples in Lava
     (or uses ``lava``, a complete Lava record of them) and stores the
@@ -26,18 +27,20 @@ def measure(path: str, spikes: np.ndarray, verify: int = 0, *, spec: NetxSpec | 
     from sca_lava.deploy.agreement import first_divergence
     from sca_lava.deploy.fixed_point import run_fixed_point
 
-    spikes = np.asarray(spikes)
     if verify < 0:
         raise ScaLavaError(f"--verify must be >= 0, got {verify}")
-    rec = run_fixed_point(path, spikes, record_all=True, progress=progress, spec=spec)
-    n = min(int(verify), spikes.shape[0])
+    rec = run_fixed_point(path, spikes, record_all=True, progress=progress, spec=spec, bias=bias, steps=steps)
+    total = rec.output.shape[0]
+    n = min(int(verify), total)
     if lava is not None:
-        n = min(spikes.shape[0], next(iter(lava.layer_spikes.values())).shape[0])
+        n = min(total, next(iter(lava.layer_spikes.values())).shape[0])
     if n > 0:
         if lava is None:
             from sca_lava.deploy.lava_runner import run_lava
 
-            lava = run_lava(path, spikes[:n], record_all=True, progress=progress, spec=rec.spec)
+            lava = run_lava(path, None if spikes is None else np.asarray(spikes)[:n], record_all=True,
+                            progress=progress, spec=rec.spec, bias=None if bias is None else np.asarray(bias)[:n],
+                            steps=rec.output.shape[-1], mode=rec.extra.get("mode"))
         check = first_divergence({j: s[:n] for j, s in rec.layer_spikes.items()},
                                  {j: s[:n] for j, s in lava.layer_spikes.items()})
         check["agreement"] = 1.0 - check["mismatching_samples"] / n

@@ -71,6 +71,14 @@ class Drive:
     def array(self) -> np.ndarray:
         return self.spikes if self.spikes is not None else self.bias
 
+    @property
+    def received(self) -> np.ndarray:
+        """What the first neuron layer receives as input events (N, *shape, T):
+        the spikes, or none at all for a bias-driven input layer."""
+        if self.spikes is not None:
+            return self.spikes
+        return np.zeros((*self.bias.shape, self.steps), dtype=np.uint8)
+
 
 #: largest |value| into an input neuron's a_in: << 6 (LIF) or << 12 (SDNN) stays in 24 bits
 _A_IN_MAX = {"lif": (1 << 15) - 1, "delta": (1 << 11) - 1}
