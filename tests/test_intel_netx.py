@@ -82,7 +82,9 @@ def assert_pilotnet_lif_recording(rec, steps: int) -> None:
         spiked = spikes[..., :cut] > 0
         assert np.array_equal(v[..., :cut][~spiked], gv[~spiked]), name
         assert np.all(v[..., :cut][spiked] == 0) and np.all(gv[spiked] == 128), name
-    assert rec.layer_spikes[1][0].sum() > 0 and rec.layer_spikes[8][0].sum() > 0
+    assert rec.layer_spikes[1][0].sum() > 0  # the check means something
+    if steps > 8:
+        assert rec.layer_spikes[8][0].sum() > 0
 
 
 def test_every_intel_file_is_read_as_netx_reads_it():

@@ -42,7 +42,7 @@ def run(args) -> int:
     spec, drive = drive_for(args, args.model, "test", args.samples, spec=spec)
     y = drive.labels
     if model is not None:
-        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y)
+        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec)
         result = agreement.to_dict()
     else:
         lava = run_lava(args.model, drive.spikes, spec=spec, bias=drive.bias, steps=drive.steps)

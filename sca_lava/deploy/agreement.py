@@ -71,10 +71,11 @@ def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) 
 
 
 def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.ndarray | None = None,
-                        record_all: bool = False, progress: bool = True) -> tuple[Agreement, SpikeRecord]:
-    """Run ``spikes`` through SLAYER and through the exported file in Lava."""
+                        record_all: bool = False, progress: bool = True, spec=None) -> tuple[Agreement, SpikeRecord]:
+    """Run ``spikes`` through SLAYER and through the exported file in Lava
+    (``spec``: the file already read, so it is read once)."""
     reference = slayer_layer_spikes(model, spikes)
-    lava = run_lava(net_path, spikes, record_all=record_all, progress=progress)
+    lava = run_lava(net_path, spikes, record_all=record_all, progress=progress, spec=spec)
     out_ref, out_lava = reference[-1], lava.output
     same = (out_ref == out_lava).reshape(len(spikes), -1).all(1)
     lava_acc = slayer_acc = None

@@ -477,6 +477,10 @@ def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
             if ly.kind in ("input", "flatten") and not ly.out_shape:
                 ly.in_shape = ly.out_shape = first.in_shape
     neuron_layers = [ly for ly in layers if ly.neuron is not None]
+    if not neuron_layers and dropped:
+        j, first = dropped[0]
+        raise ScaLavaError(f"{path}: layer {j}: layer type {first!r} cannot run in netx/Lava "
+                           f"(supported: {', '.join(SUPPORTED)})")
     if not neuron_layers:
         raise ScaLavaError(f"{path}: the network has no neuron layers")
     models = {ly.neuron.stateful for ly in neuron_layers}
