@@ -79,6 +79,21 @@ def test_random_on_a_cubic_ramp_only_ever_removes():
         prev = now
 
 
+def test_cost_aware_ranking_removes_the_costlier_of_two_silent_channels():
+    cfg = small_config()
+    geo = geometry(cfg)
+    model = CostModel(cfg, "params")
+    scores = {g.block: np.ones(g.out) for g in geo if g.prunable}
+    scores[0][2] = scores[3][5] = 0.0  # silent: a conv1 channel (153 weights) and a hidden neuron (794)
+    active = {b: np.ones(len(s), bool) for b, s in scores.items()}
+    marg = model.marginal(active)
+    assert marg[3][5] > marg[0][2]
+    key = {b: scores[b] / marg[b] for b in scores}
+    new, info = select_structure(geo, scores, active, cost=model.evaluate, budget=model.evaluate(active) - 1,
+                                 key=key, tiebreak={b: -marg[b] for b in scores}, put_back=False)
+    assert info["pruned"] == 1 and not new[3][5] and new[0][2]
+
+
 # --------------------------------------------------------------------------- the budget holds
 
 
@@ -197,6 +212,7 @@ def test_cli_energy_budget(tmp_path, capsys):
     assert code == 0
     assert "budget energy=0.5 on loihi2" in capsys.readouterr().out
     rep = json.loads((tmp_path / "report.json").read_text())
+    assert "budget: `energy=0.5` on loihi2, cost ranking" in (tmp_path / "report.md").read_text()
     assert rep["budget"]["kind"] == "energy" and rep["budget"]["profile"] == "loihi2"
     assert rep["updates"][-1]["cost_fraction"] <= 0.5 + 1e-9
 

@@ -104,10 +104,19 @@ def _fmt(v, pct=False) -> str:
     return f"{v:,.0f}" if isinstance(v, (int, float)) and abs(v) >= 100 else f"{v:.4g}"
 
 
+def _budget_line(b: dict | None) -> list[str]:
+    if not b:
+        return []
+    on = f" on {b['profile']}" if b.get("profile") else ""
+    return [f"- budget: `{b['kind']}={b['value']:g}`{on}, {b['ranking']} ranking; cost after training "
+            f"{_fmt(b['cost_fraction'], True)} of the dense reference (pruner's cost model)"]
+
+
 def report_markdown(rep: dict) -> str:
     lines = [
         "# SCA pruning report", "",
         f"- criterion: `{rep.get('criterion', '?')}`",
+        *_budget_line(rep.get("budget")),
         f"- test accuracy: {_fmt(rep['test_accuracy'], True)} (dense: {_fmt(rep['dense_test_accuracy'], True)})"
         f" on {rep['test_samples']} samples",
         f"- parameters: {rep['params']:,} of {rep['dense_params']:,} ({_fmt(rep['param_fraction'], True)})",

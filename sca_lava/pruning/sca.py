@@ -111,14 +111,16 @@ class PruneConfig:
 
 
 def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
-                     *, cost, budget: float, key: dict[int, np.ndarray] | None = None, n_regrow: int = 0,
+                     *, cost, budget: float, key: dict[int, np.ndarray] | None = None,
+                     tiebreak: dict[int, np.ndarray] | None = None, n_regrow: int = 0,
                      regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1, exact=None,
                      put_back: bool = True) -> tuple[dict[int, np.ndarray], dict]:
     """Global prune + regrow starting from the current masks ``active``.
 
     ``cost(masks) -> float`` is the budget's currency (``exact``, when given,
     is checked last and ``cost`` may approximate it); ``budget`` its maximum.
-    Channels are removed lowest ``key`` first (default: the score), the
+    Channels are removed lowest ``key`` first (default: the score; equal keys:
+    lowest ``tiebreak`` first, then the lowest index), the
     smallest prefix of that order that meets the budget (binary search: every
     currency is non-increasing as channels go). ``put_back`` then returns
     channels removed in this update, best first, while the budget still holds
@@ -131,7 +133,8 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
     rank = key if key is not None else scores
     kv = np.array([rank[b][c] for b, c in entries], dtype=np.float64)
     was = np.array([bool(active[b][c]) for b, c in entries])
-    order = np.lexsort((np.arange(len(entries)), kv))  # lowest key first
+    tb = np.array([tiebreak[b][c] for b, c in entries], dtype=np.float64) if tiebreak else np.zeros(len(entries))
+    order = np.lexsort((np.arange(len(entries)), tb, kv))  # lowest key first
     block_of = np.array([b for b, _ in entries])
 
     def masks(keep: np.ndarray) -> dict[int, np.ndarray]:
@@ -419,10 +422,11 @@ class SCAPruner(Callback):
         signal = {i: g.grad_acc.numpy() / max(g.grad_batches, 1) for i, g in self.gates.items()}
         masks = self.masks()
         model = self.cost_model
-        key = None
-        if cfg.effective_ranking == "cost":
+        key = tiebreak = None
+        if cfg.effective_ranking == "cost":  # importance per unit of marginal cost; ties: costlier first
             marg = model.marginal(masks, act)
             key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
+            tiebreak = {b: -marg[b] for b in scores}
         exact = None
         if self.kind == "energy":  # search with today's allocation, then check the chosen structure's own
             alloc = model.allocation(model.counts(masks))
@@ -436,7 +440,7 @@ class SCAPruner(Callback):
             def cost(m):
                 return model.evaluate(m, act)
         new, info = select_structure(self.geo, scores, masks, cost=cost, exact=exact, budget=budget, key=key,
-                                     n_regrow=n_regrow, regrow_signal=signal, floor=cfg.floor,
+                                     tiebreak=tiebreak, n_regrow=n_regrow, regrow_signal=signal, floor=cfg.floor,
                                      put_back=model.cheap)
         with torch.no_grad():
             for i, m in new.items():
