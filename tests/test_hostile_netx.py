@@ -290,3 +290,37 @@ def test_cli_exit_2_without_traceback(tmp_path, command):
         text = err.getvalue()
         assert code == 2, (name, text)
         assert "Traceback" not in text and text.count("\n") == 1, (name, text)
+
+
+def test_input_layer_without_shape_is_inferred_or_refused_in_one_line(tmp_path):
+    """Bug 5 (issue 10): a file whose input layer has no shape reached netx,
+    which raised a traceback. Now: a dense-first network infers its input from
+    the fan-in; a conv-first one needs the shape (--input-shape, or the data's
+    shape), which the runner then hands to netx; an input layer with a neuron
+    must carry its shape (netx reads it)."""
+    from sca_lava.cli import main
+
+    rng = np.random.default_rng(3)
+    layers = base_layers(rng)
+    layers[0].pop("shape")
+    path = write(tmp_path / "noshape.net", layers)
+    with pytest.raises(ScaLavaError, match="--input-shape C,H,W"):
+        read_netx(path)
+    spec = read_netx(path, input_shape=(2, 6, 6))
+    assert spec.input_shape == (2, 6, 6) and not spec.input_shape_in_file and spec.lava_input_shape == (6, 6, 2)
+    with pytest.raises(ScaLavaError, match="expects 2 input channels but receives 3"):
+        read_netx(path, input_shape=(3, 6, 6))
+    dense_first = write(tmp_path / "dense.net", [layers[0]] + layers[3:])
+    assert read_netx(dense_first).input_shape == (64,)
+    with_neuron = base_layers(rng)
+    with_neuron[0].pop("shape")
+    with_neuron[0]["neuron"] = {}
+    with pytest.raises(ScaLavaError, match="needs a 'shape'"):
+        read_netx(write(tmp_path / "neuron.net", with_neuron))
+    x = tmp_path / "x.npy"
+    np.save(x, (rng.random((2, 2, 6, 6, 4)) < 0.5).astype(np.uint8))
+    err = io.StringIO()
+    with redirect_stderr(err), redirect_stdout(io.StringIO()):
+        assert main(["evaluate", path, "--input", str(x), "--no-progress"]) == 2
+        assert main(["evaluate", path, "--input", str(x), "--input-shape", "2,6,6", "--no-progress"]) == 0
+    assert "--input-shape" in err.getvalue() and "Traceback" not in err.getvalue()
