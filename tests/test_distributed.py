@@ -87,3 +87,28 @@ def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
             assert torch.equal(a["costs"][i], ref["costs"][i]) and torch.equal(b["costs"][i], ref["costs"][i])
     assert changed, "no channel was pruned: the test would not see a wrong ranking"
     assert ranks[0]["history"] == ranks[1]["history"]
+
+
+def test_torchrun_cli_resumes_under_the_same_world_size_only(tmp_path, capsys):
+    """`torchrun -m sca_lava train` on 2 gloo processes: stop after epoch 1, resume
+    under 2 processes to the end; resuming in 1 process is a one-line error."""
+    from sca_lava.cli import main
+    from sca_lava.training import load_checkpoint
+
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    common = ["train", "--device", "cpu", "--out", str(out), "--no-progress"]
+    first = ["--config", "tiny", "--epochs", "2", "--train-samples", "64", "--test-samples", "32",
+             "--batch-size", "16", "--stop-after", "1"]
+    for extra in (first, ["--resume"]):  # the resumed run takes its settings from the checkpoint
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
+               f"--master_port={_free_port()}", "-m", "sca_lava", *common, *extra]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        assert sum(line.startswith("epoch ") for line in proc.stdout.splitlines()) == 1  # rank 0 alone logs
+    state = load_checkpoint(out / "model.pt")
+    assert state["world_size"] == 2 and state["epoch"] == 2 and len(state["history"]) == 2
+    assert main([*common, "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "written by 2 process(es)" in err[0]
