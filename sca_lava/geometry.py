@@ -24,6 +24,27 @@ from sca_lava.errors import ScaLavaError
 
 LAYER_KINDS = ("conv", "flatten", "dense")
 
+_INT = {"type": "integer"}
+_POS = {"type": "integer", "minimum": 1}
+#: JSON schema of one layer entry (network configs and the hardware sweep's architectures)
+LAYER_SCHEMA = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"enum": list(LAYER_KINDS)}},
+    "allOf": [
+        {"if": {"properties": {"type": {"const": "conv"}}},
+         "then": {"required": ["out"], "additionalProperties": False, "properties": {
+             "type": {}, "out": {**_POS, "maximum": 65536}, "kernel": {**_POS, "maximum": 64},
+             "stride": {**_POS, "maximum": 64}, "padding": {**_INT, "minimum": 0, "maximum": 64},
+             "groups": {**_POS, "maximum": 65536}}}},
+        {"if": {"properties": {"type": {"const": "dense"}}},
+         "then": {"required": ["out"], "additionalProperties": False, "properties": {
+             "type": {}, "out": {**_POS, "maximum": 1 << 20}}}},
+        {"if": {"properties": {"type": {"const": "flatten"}}},
+         "then": {"additionalProperties": False, "properties": {"type": {}}}},
+    ],
+}
+
 
 def conv_output_hw(in_hw, kernel, stride, padding, dilation=(1, 1)) -> tuple[int, int]:
     """Output height/width of a 2-D convolution (floor division, as torch)."""

@@ -403,7 +403,31 @@ def sizes_cases(ws, rng):
     return cases
 
 
-FAMILIES = (options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
+def arch_cases(ws, rng):
+    """Architectures of the what-if sweep (budget --sweep --arch FILE)."""
+    good = {"input": [1, 28, 28], "layers": [{"type": "conv", "out": 4, "kernel": 3}, {"type": "flatten"},
+                                             {"type": "dense", "out": 10}]}
+    muts = {"out string": ("layer", {"out": "ten"}), "kernel 0": ("layer", {"kernel": 0}),
+            "unknown layer key": ("layer", {"pool": 2}), "input 2-D": ("top", {"input": [28, 28]}),
+            "input string": ("top", {"input": "1x28x28"}), "unknown key": ("top", {"colour": 1}),
+            "layers empty": ("top", {"layers": []})}
+    cases = []
+    for name, (where, m) in muts.items():
+        arch = json.loads(json.dumps(good))
+        (arch["layers"][0] if where == "layer" else arch).update(m)
+        path = ws.path("arch.json")
+        path.write_text(json.dumps(arch))
+        cases.append((f"arch {name}", ["budget", "--sweep", "--arch", path, "--out", ws.out(), "--no-plots"]))
+    bomb = ws.path("arch.yaml")
+    bomb.write_text("a: &a [1, 1, 1]\nb: &b [*a, *a, *a]\ninput: [1, 28, 28]\nlayers: *b\n")
+    raw = ws.path("arch.yaml")
+    raw.write_bytes(b"input: [1, 28, 28]\nlayers: \xff\xfe\n")
+    for name, path in (("YAML aliases", bomb), ("non-UTF-8", raw), ("FIFO", ws.fifo)):
+        cases.append((f"arch {name}", ["budget", "--sweep", "--arch", path, "--out", ws.out(), "--no-plots"]))
+    return cases
+
+
+FAMILIES = (arch_cases, options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
             nmnist_cases, sizes_cases)
 
 

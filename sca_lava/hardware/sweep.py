@@ -4,13 +4,12 @@ are all nonzero (the worst case for synaptic memory)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import layer_shapes, netx_spec
+from sca_lava.geometry import LAYER_SCHEMA, layer_shapes, netx_spec
 from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.profile import load_profile
 from sca_lava.netx.reader import NetxSpec
@@ -18,28 +17,41 @@ from sca_lava.netx.reader import NetxSpec
 ARCHS_DIR = Path(__file__).resolve().parent / "archs"
 
 
+#: an architecture file: a layer list and its input (a network config file is one too)
+ARCH_SCHEMA = {
+    "type": "object",
+    "required": ["layers"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "maxLength": 100},
+        "input": {"type": "array", "minItems": 3, "maxItems": 3,
+                  "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
+        "input_shape": {"$ref": "#/properties/input"},
+        "layers": {"type": "array", "minItems": 1, "maxItems": 256, "items": LAYER_SCHEMA},
+        "num_steps": {"type": "integer", "minimum": 1}, "neuron": {"type": "object"},
+        "weight_scale": {"type": "number"},
+    },
+}
+
+
 def load_arch(name_or_path: str | os.PathLike) -> dict:
-    """Read ``{input: [C, H, W], layers: [...]}`` (YAML or JSON); a bare name
-    resolves to ``sca_lava/hardware/archs/NAME.yaml``. ``input_shape`` is
-    accepted for ``input`` (the training config's key)."""
-    import yaml
+    """Read ``{input: [C, H, W], layers: [...]}`` (YAML or JSON, through the
+    one defensive reader and a schema); a bare name resolves to
+    ``sca_lava/hardware/archs/NAME.yaml``. ``input_shape`` is accepted for
+    ``input`` (the training config's key)."""
+    from sca_lava.configfile import load_structured, validate
 
     p = Path(name_or_path)
-    if not p.is_file():
+    if not p.exists():
         cand = ARCHS_DIR / f"{name_or_path}.yaml"
         if not cand.is_file():
             have = ", ".join(sorted(x.stem for x in ARCHS_DIR.glob("*.yaml")))
             raise ScaLavaError(f"{name_or_path}: no such architecture file (shipped: {have})")
         p = cand
-    try:
-        text = p.read_text()
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ScaLavaError(f"{p}: cannot parse architecture ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict) or "layers" not in data:
-        raise ScaLavaError(f"{p}: an architecture needs 'input: [C, H, W]' and 'layers: [...]'")
+    data = load_structured(p, "architecture")
+    validate(data, ARCH_SCHEMA, str(p))
     shape = data.get("input", data.get("input_shape"))
-    if shape is None or len(shape) != 3:
+    if shape is None:
         raise ScaLavaError(f"{p}: field 'input' must be [C, H, W]")
     return {"path": str(p), "input": [int(s) for s in shape], "layers": list(data["layers"]),
             "name": data.get("name", p.stem)}

@@ -9,8 +9,8 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from sca_lava.errors import ScaLavaError
-
-LAYER_TYPES = ("conv", "flatten", "dense")
+from sca_lava.geometry import LAYER_KINDS as LAYER_TYPES
+from sca_lava.geometry import LAYER_SCHEMA
 
 DEFAULT_NEURON = {
     "threshold": 1.25,
@@ -21,33 +21,13 @@ DEFAULT_NEURON = {
 }
 
 
-_INT = {"type": "integer"}
-_POS = {"type": "integer", "minimum": 1}
-#: JSON schema of one layer entry (also used for hardware what-if architectures)
-LAYER_SCHEMA = {
-    "type": "object",
-    "required": ["type"],
-    "properties": {"type": {"enum": list(LAYER_TYPES)}},
-    "allOf": [
-        {"if": {"properties": {"type": {"const": "conv"}}},
-         "then": {"required": ["out"], "additionalProperties": False, "properties": {
-             "type": {}, "out": {**_POS, "maximum": 65536}, "kernel": {**_POS, "maximum": 64},
-             "stride": {**_POS, "maximum": 64}, "padding": {**_INT, "minimum": 0, "maximum": 64},
-             "groups": {**_POS, "maximum": 65536}}}},
-        {"if": {"properties": {"type": {"const": "dense"}}},
-         "then": {"required": ["out"], "additionalProperties": False, "properties": {
-             "type": {}, "out": {**_POS, "maximum": 1 << 20}}}},
-        {"if": {"properties": {"type": {"const": "flatten"}}},
-         "then": {"additionalProperties": False, "properties": {"type": {}}}},
-    ],
-}
 _NUMBER = {"type": "number"}
 #: JSON schema of a network config file (``sca-lava train --config``)
 NETWORK_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "input_shape": {"type": "array", "minItems": 3, "maxItems": 3, "items": {**_POS, "maximum": 4096}},
+        "input_shape": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
         "layers": {"type": "array", "minItems": 1, "maxItems": 256, "items": LAYER_SCHEMA},
         "neuron": {"type": "object", "additionalProperties": False, "properties": {
             "threshold": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
@@ -56,7 +36,7 @@ NETWORK_SCHEMA = {
             "tau_grad": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
             "scale_grad": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4}}},
         "weight_scale": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
-        "num_steps": {**_POS, "maximum": 100_000},
+        "num_steps": {"type": "integer", "minimum": 1, "maximum": 100_000},
     },
 }
 
