@@ -296,3 +296,18 @@ def test_budget_config_round_trip_and_old_checkpoints():
     assert PruneConfig.from_dict({"target_params": 0.25}).budget == "params=0.25"
     with pytest.raises(ScaLavaError, match="unknown pruning criterion"):
         PruneConfig(criterion="sca-layernorm").validate()
+
+
+def test_cost_model_never_prices_a_new_activity_with_an_old_one():
+    """The per-activity cache was keyed by id(): a freed Activity's id is reused
+    by the next one, which was then priced with the old counts."""
+    cfg = tiny_config()
+    geo = geometry(cfg)
+    masks = {g.block: np.ones(g.out, bool) for g in geo if g.prunable}
+
+    def activity(scale):
+        return Activity([np.full(int(np.prod(g.in_shape)), scale) for g in geo], [1.0] * len(geo), 1.0, 8, 4)
+
+    model = CostModel(cfg, "synops")
+    first = model.evaluate(masks, activity(1.0))  # its Activity is freed right here
+    assert model.evaluate(masks, activity(2.0)) == pytest.approx(2 * first)

@@ -281,13 +281,12 @@ class CostModel:
 
     # --- per layer sums on measured activity
     def _prepared(self, act: Activity) -> list[dict]:
-        key = id(act)
-        if getattr(self, "_prep_key", None) != key:
+        if getattr(self, "_prep_act", None) is not act:  # held, so a new Activity never reuses its id
             prep = []
             for j, g in enumerate(self.geo):
                 s = np.asarray(act.inputs[j], dtype=np.float64).reshape(g.in_channels, -1)  # (C_src, P_src)
                 prep.append({"S": s, "w": s @ self.fan[j], "spikes": s.sum(1)})
-            self._prep_key, self._prep = key, prep
+            self._prep_act, self._prep = act, prep
         return self._prep
 
     def _prices(self, alloc) -> list[dict]:
