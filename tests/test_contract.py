@@ -162,3 +162,17 @@ def test_a_prune_that_silences_a_layer_warns(tmp_path, small_data, capsys):
                               log=None)
     assert rep["silent_layers"]  # old code: silent success
     assert "WARNING" in capsys.readouterr().err
+
+
+def test_prune_resume_refuses_a_differing_pruning_flag():
+    from sca_lava.cli import build_parser
+    from sca_lava.commands.prune import prune_config_from_args
+    from sca_lava.pruning import PruneConfig
+
+    recorded = PruneConfig(budget="params=0.5", regrow=0.2).to_dict()
+    parser = build_parser()
+    same = prune_config_from_args(parser.parse_args(["prune", "--resume"]), recorded)
+    assert same.budget == "params=0.5" and same.regrow == 0.2  # the checkpoint's, not today's defaults
+    for flag in (["--regrow", "0.1"], ["--budget", "params=0.3"], ["--criterion", "random"], ["--interval", "2"]):
+        with pytest.raises(ScaLavaError, match="--resume: .* differs from the checkpoint"):
+            prune_config_from_args(parser.parse_args(["prune", "--resume", *flag]), recorded)

@@ -438,8 +438,13 @@ def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, l
     return ws, cases
 
 
-def test_every_hostile_input_is_refused_cleanly(tmp_path, capsys):
-    ws, cases = generate(tmp_path)
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("hostile"))
+
+
+def test_every_hostile_input_is_refused_cleanly(generated, capsys):
+    ws, cases = generated
     assert len(cases) >= MIN_CASES
     outcomes = [run_cli(argv, name) for name, argv in cases]
     summary = report(outcomes)
@@ -447,14 +452,13 @@ def test_every_hostile_input_is_refused_cleanly(tmp_path, capsys):
         print("\nhostile inputs:", summary.splitlines()[0])
     assert not ws.marker.exists(), "a payload ran"
     assert tally(outcomes)["clean"] == len(outcomes), summary
-    assert not any(p.name == "sca_lava.net" for p in Path("/proc").glob("sca_lava*"))
+    assert not list(Path("/proc").glob("sca_lava*"))
 
 
 @pytest.mark.parametrize("which", ["config FIFO", "CIFAR batch runs os.system (protocol 2)",
                                    "checkpoint NaN weight", "export --out /proc"])
-def test_real_command_exits_2_in_one_line(tmp_path, which):
-    ws, cases = generate(tmp_path)
-    argv = dict(cases)[which]
-    outcome = run_cli_subprocess(argv, which)
+def test_real_command_exits_2_in_one_line(generated, which):
+    ws, cases = generated
+    outcome = run_cli_subprocess(dict(cases)[which], which)
     assert outcome.clean, (outcome.kind, outcome.code, outcome.stderr[-2000:])
     assert not ws.marker.exists()
