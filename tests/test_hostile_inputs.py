@@ -291,6 +291,10 @@ def path_cases(ws, rng):
     for name, p in outs_dir:
         cases.append((f"train --out {name}", ["train", "--out", p]))
         cases.append((f"prune --out {name}", ["prune", "--out", p]))
+    for name, p in outs_dir[:4]:
+        cases.append((f"budget --out {name}", ["budget", ws.net, "--allocation-only", "--out", p]))
+        cases.append((f"budget --sweep --out {name}", ["budget", "--sweep", "--arch", "mnist_small", "--out", p]))
+        cases.append((f"demo --out {name}", ["demo", "--out", p]))
     for cmd in ("evaluate", "simulate"):
         for name, p in (("FIFO", ws.fifo), ("folder", ws.folder), ("/dev/zero", "/dev/zero"),
                         ("missing", ws.root / "none.net"), ("text file", ws.file)):

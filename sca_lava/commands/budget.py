@@ -117,6 +117,9 @@ def run_sweep(args) -> int:
 
 
 def run(args) -> int:
+    from sca_lava.atomic import check_output_path
+
+    check_output_path(args.out, "dir")  # before any work
     if args.sweep:
         return run_sweep(args)
     if not args.model:

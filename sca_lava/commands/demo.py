@@ -30,8 +30,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from sca_lava.atomic import check_output_path
     from sca_lava.workflow import DemoConfig, run_demo
 
+    check_output_path(args.out, "dir")  # before minutes of training
     run_demo(DemoConfig(out=args.out, arch=args.arch, epochs=args.epochs, prune_epochs=args.prune_epochs,
                         criterion=args.criterion, budget=args.budget, lava_samples=args.lava_samples,
                         train_samples=args.train_samples, seed=args.seed, device=args.device,
