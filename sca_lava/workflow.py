@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sca_lava.errors import ScaLavaError
 from sca_lava.pruning.cost import NEEDS_PROFILE, parse_budget
 
 PROFILES = ("loihi1", "loihi2")
@@ -54,6 +55,7 @@ class DemoConfig:
     seed: int = 0  # weights and batch order
     split_seed: int = 0  # the mnist5k train/test split (recorded in the input contract), apart from seed
     device: str = "auto"  # training and the evaluator; export, surgery and Lava stay on the CPU
+    resume: bool = False  # continue from OUT/dense.pt and OUT/pruned/masked.pt when present
     progress: bool = True
 
     def recipe(self, key: str):
@@ -165,6 +167,25 @@ def no_core_wasted(dense: dict, pruned: dict) -> bool:
     return bool(ok)
 
 
+def resume_dense(trainer, ckpt: Path, log=print) -> None:
+    """Continue the dense run from its checkpoint, refusing one of another
+    network or training recipe (the demo's figures must be of this run)."""
+    from dataclasses import asdict
+
+    from sca_lava.training import load_checkpoint
+
+    state = load_checkpoint(ckpt)
+    if state.get("config") != trainer.model.config.to_dict():
+        raise ScaLavaError(f"--resume: {ckpt} holds another network; use another --out or drop --resume")
+    saved, now = state.get("train_config", {}), asdict(trainer.cfg)
+    diff = [k for k in ("epochs", "seed", "shift", "batch_size", "lr", "encoding") if saved.get(k, now[k]) != now[k]]
+    if diff:
+        raise ScaLavaError(f"--resume: {ckpt} was trained with other settings ({', '.join(diff)})")
+    trainer.load(state)
+    if log:
+        log(f"resumed from {ckpt} after epoch {trainer.epoch}")
+
+
 def prune_config(cfg: DemoConfig):
     """The PruneConfig of the demo's budget (energy and cores on ``cfg.profile``)."""
     from sca_lava.pruning import PruneConfig
@@ -212,6 +233,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         tcfg = TrainConfig(seed=cfg.seed, epochs=cfg.recipe("epochs"), shift=cfg.recipe("shift"),
                            batch_size=cfg.batch_size)
         trainer = Trainer(build_network(config, seed=cfg.seed), tcfg, dist=dist)
+        if cfg.resume and (out / "dense.pt").exists():
+            resume_dense(trainer, out / "dense.pt", log)
         trainer.fit(data, checkpoint=out / "dense.pt", progress=cfg.progress, log=log)
         dense = trainer.model.cpu()
         dense_net = out / "dense.net"
@@ -230,7 +253,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     with stage("prune", f"{cfg.criterion} pruning to {cfg.budget} ({cfg.profile}) + surgery"):
         ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size)
         small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=cfg.progress,
-                                         log=log, dist=dist)
+                                         resume=cfg.resume, log=log, dist=dist)
         kind, value = parse_budget(cfg.budget)
         channels = [{"block": c["block"], "type": c["type"], "before": c["before"], "after": c["after"]}
                     for c in report["channels_per_layer"]]

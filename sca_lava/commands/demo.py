@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training digits")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and batch order (default 0)")
     add_device_arg(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/dense.pt and OUT/pruned/masked.pt where a previous run stopped")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -36,7 +38,7 @@ def run(args) -> int:
     check_output_path(args.out, "dir")  # before minutes of training
     run_demo(DemoConfig(out=args.out, arch=args.arch, epochs=args.epochs, prune_epochs=args.prune_epochs,
                         criterion=args.criterion, budget=args.budget, lava_samples=args.lava_samples,
-                        train_samples=args.train_samples, seed=args.seed, device=args.device,
+                        train_samples=args.train_samples, seed=args.seed, device=args.device, resume=args.resume,
                         progress=not args.no_progress),
              log=lambda m: print(m, flush=True))
     return 0
