@@ -210,6 +210,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     from sca_lava.training.distributed import DistContext
 
     start = time.perf_counter()
+    log = log or (lambda _msg: None)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     stage = Stages(log)
