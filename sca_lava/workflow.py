@@ -44,7 +44,7 @@ class DemoConfig:
     epochs: int | None = None
     prune_epochs: int | None = None
     criterion: str = "sca"
-    budget: str = "params=0.3"
+    budget: str = "energy=0.3"
     profile: str = "loihi2"
     lava_samples: int | None = None
     shift: int | None = None

@@ -18,8 +18,10 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive_int, default=None, help="dense training epochs (default: the network's recipe)")
     p.add_argument("--prune-epochs", type=positive_int, default=None, help="SCA fine-tuning epochs (default 6)")
     p.add_argument("--criterion", default="sca", help="pruning criterion (default sca)")
-    p.add_argument("--budget", default="params=0.3",
-                   help="pruning budget KIND=FRACTION of the dense net (default energy=0.3: Loihi 2 dynamic energy)")
+    p.add_argument("--budget", default="energy=0.3",
+                   help="pruning budget KIND=VALUE, as for sca-lava prune (default energy=0.3: 30 %% of the dense "
+                   "net's dynamic energy per inference on --profile)")
+    p.add_argument("--profile", default="loihi2", help="hardware profile of energy and cores budgets (default loihi2)")
     p.add_argument("--lava-samples", type=positive_int, default=None,
                    help="test digits run in Lava, every layer recorded (default: the network's recipe)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training digits")
@@ -37,7 +39,7 @@ def run(args) -> int:
 
     check_output_path(args.out, "dir")  # before minutes of training
     run_demo(DemoConfig(out=args.out, arch=args.arch, epochs=args.epochs, prune_epochs=args.prune_epochs,
-                        criterion=args.criterion, budget=args.budget, lava_samples=args.lava_samples,
+                        criterion=args.criterion, budget=args.budget, profile=args.profile, lava_samples=args.lava_samples,
                         train_samples=args.train_samples, seed=args.seed, device=args.device, resume=args.resume,
                         progress=not args.no_progress),
              log=lambda m: print(m, flush=True))
