@@ -146,7 +146,7 @@ def run_grid(args) -> None:
             m = measure(dense, data.test_x, data.test_y)
             counts = synapse_counts(dense)
             row = {"method": "dense", "kind": "params", "budget": 1.0, "seed": seed, "accuracy": m["accuracy"],
-                   "params": sum(counts.values()), "synops": m["synops_per_sample"],
+                   "params": sum(counts.values()), "synops": m["synops"],
                    "cost": deployment_cost(dense, test_spikes), "seconds": time.time() - t0}
             write_json(dense_file, row)
             print(f"seed {seed} dense: acc {row['accuracy']:.4f}", flush=True)
