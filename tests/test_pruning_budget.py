@@ -124,13 +124,14 @@ def structures(draw):
                    [float(rng.uniform(0, g.positions * steps)) for g in geo], float(rng.random() * 5), steps, 8)
     kind = draw(st.sampled_from(["params", "channels", "synops", "energy", "cores"]))
     n_regrow = draw(st.integers(0, 2))
-    return cfg, geo, scores, active, act, kind, n_regrow, draw(st.floats(0.0, 1.2)), draw(st.booleans())
+    return cfg, geo, scores, active, act, kind, n_regrow, draw(st.floats(0.0, 1.2)), draw(st.sampled_from([0.0, 1.0]))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(structures())
 def test_budget_holds_after_every_update_for_every_kind(case):
-    cfg, geo, scores, active, act, kind, n_regrow, u, cost_aware = case
+    cfg, geo, scores, active, act, kind, n_regrow, u, balance = case
+    cost_aware = balance > 0
     model = CostModel(cfg, kind, {"energy": "loihi2", "cores": "loihi1"}.get(kind))
     cost = lambda m: model.evaluate(m, act)  # noqa: E731
     key = scores
@@ -149,7 +150,7 @@ def test_budget_holds_after_every_update_for_every_kind(case):
         budget = float(np.floor(budget))
     signal = {b: np.random.default_rng(1).random(len(s)) for b, s in scores.items()}
     new, info = select_structure(geo, scores, active, cost=cost, budget=budget, key=key, n_regrow=n_regrow,
-                                 regrow_signal=signal, put_back=model.cheap)
+                                 regrow_signal=signal, put_back=model.cheap, balance=balance)
     if budget >= low:
         assert info["budget_met"]
     if info["budget_met"]:
@@ -311,3 +312,26 @@ def test_cost_model_never_prices_a_new_activity_with_an_old_one():
     model = CostModel(cfg, "synops")
     first = model.evaluate(masks, activity(1.0))  # its Activity is freed right here
     assert model.evaluate(masks, activity(2.0)) == pytest.approx(2 * first)
+
+
+def test_balance_keeps_the_costliest_layer_from_being_emptied():
+    """Density ranking alone takes every channel from the layer whose channels
+    cost most (here conv2: 1640 weights a channel with its slice of the dense
+    layer) before any other; with diminishing returns per layer (balance=1,
+    what ranking="cost" uses) that layer keeps more and others give some."""
+    cfg = small_config()
+    geo = geometry(cfg)
+    model = CostModel(cfg, "params")
+    scores = {g.block: np.ones(g.out) for g in geo if g.prunable}
+    active = {b: np.ones(len(s), bool) for b, s in scores.items()}
+    marg = model.marginal(active)
+    key = {b: scores[b] / marg[b] for b in scores}
+    budget = 0.3 * model.evaluate(active)
+    kept = {}
+    for balance in (0.0, 1.0):
+        new, info = select_structure(geo, scores, active, cost=model.evaluate, budget=budget, key=key,
+                                     balance=balance)
+        assert info["budget_met"] and info["cost"] <= budget
+        kept[balance] = {b: int(m.sum()) for b, m in new.items()}
+    assert kept[0.0][3] == 32 and kept[1.0][3] < 32  # plain density: only conv2 pays
+    assert kept[1.0][1] > kept[0.0][1]

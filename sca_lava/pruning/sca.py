@@ -112,7 +112,7 @@ class PruneConfig:
 
 def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
                      *, cost, budget: float, key: dict[int, np.ndarray] | None = None,
-                     tiebreak: dict[int, np.ndarray] | None = None, n_regrow: int = 0,
+                     tiebreak: dict[int, np.ndarray] | None = None, balance: float = 0.0, n_regrow: int = 0,
                      regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1, exact=None,
                      put_back: bool = True) -> tuple[dict[int, np.ndarray], dict]:
     """Global prune + regrow starting from the current masks ``active``.
@@ -120,7 +120,8 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
     ``cost(masks) -> float`` is the budget's currency (``exact``, when given,
     is checked last and ``cost`` may approximate it); ``budget`` its maximum.
     Channels are removed lowest ``key`` first (default: the score; equal keys:
-    lowest ``tiebreak`` first, then the lowest index), the
+    lowest ``tiebreak`` first, then the lowest index; ``balance``: see
+    ``removable`` below), the
     smallest prefix of that order that meets the budget (binary search: every
     currency is non-increasing as channels go). ``put_back`` then returns
     channels removed in this update, best first, while the budget still holds
@@ -144,16 +145,42 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
             start += len(scores[b])
         return out
 
+    pos = np.empty(len(entries), dtype=np.int64)
+    pos[order] = np.arange(len(entries))  # global rank of every channel (ties broken)
+
     def removable(keep: np.ndarray, skip=()) -> list[int]:
-        """Kept channels in removal order, as many per layer as the floor allows."""
+        """Kept channels in removal order, as many per layer as the floor allows.
+        With ``balance`` > 0 the keys of a layer's remaining channels grow by
+        (its width / channels left) ** balance as it thins (diminishing returns)."""
         room = {b: int(keep[block_of == b].sum()) - floor for b in blocks}
+        if balance <= 0:
+            seq = []
+            for k in order:
+                b = entries[k][0]
+                if keep[k] and k not in skip and room[b] > 0:
+                    seq.append(int(k))
+                    room[b] -= 1
+            return seq
+        queues = {b: [int(k) for k in order if block_of[k] == b and keep[k] and k not in skip] for b in blocks}
+        left = {b: int(keep[block_of == b].sum()) for b in blocks}
+        width = {b: len(scores[b]) for b in blocks}
+        head = dict.fromkeys(blocks, 0)
         seq = []
-        for k in order:
-            b = entries[k][0]
-            if keep[k] and k not in skip and room[b] > 0:
-                seq.append(int(k))
-                room[b] -= 1
-        return seq
+        while True:
+            best, best_key = None, None
+            for b in blocks:
+                if room[b] <= 0 or head[b] >= len(queues[b]):
+                    continue
+                k = queues[b][head[b]]
+                eff = (kv[k] * (width[b] / left[b]) ** balance, tb[k], pos[k])
+                if best_key is None or eff < best_key:
+                    best, best_key = b, eff
+            if best is None:
+                return seq
+            seq.append(queues[best][head[best]])
+            head[best] += 1
+            room[best] -= 1
+            left[best] -= 1
 
     def cut(keep, seq, n):
         out = keep.copy()
@@ -427,6 +454,7 @@ class SCAPruner(Callback):
             marg = model.marginal(masks, act)
             key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
             tiebreak = {b: -marg[b] for b in scores}
+        balance = 1.0 if cfg.effective_ranking == "cost" else 0.0
         exact = None
         if self.kind == "energy":  # search with today's allocation, then check the chosen structure's own
             alloc = model.allocation(model.counts(masks))
@@ -440,8 +468,8 @@ class SCAPruner(Callback):
             def cost(m):
                 return model.evaluate(m, act)
         new, info = select_structure(self.geo, scores, masks, cost=cost, exact=exact, budget=budget, key=key,
-                                     tiebreak=tiebreak, n_regrow=n_regrow, regrow_signal=signal, floor=cfg.floor,
-                                     put_back=model.cheap)
+                                     tiebreak=tiebreak, balance=balance, n_regrow=n_regrow, regrow_signal=signal,
+                                     floor=cfg.floor, put_back=model.cheap or exact is not None)
         with torch.no_grad():
             for i, m in new.items():
                 getattr(self.model.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
