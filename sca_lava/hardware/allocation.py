@@ -180,6 +180,13 @@ def _bits(n, axon, prof: Profile, mode: str) -> int:
     return int((-(-n // g) * h).sum() + n.sum() * per)
 
 
+def synapse_modes(v: SynView, prof: Profile) -> tuple[str, ...]:
+    """Encodings a core of this layer may use: the profile's, and for a shared
+    conv kernel also dense (the kernel is a dense array addressed by position)."""
+    modes = tuple(prof["synapse_encoding.modes"])
+    return modes + ("dense",) if v.shared and "dense" not in modes else modes
+
+
 def _kernel_bits(v: SynView, c0: int, c1: int, prof: Profile, mode: str) -> int:
     """Synaptic memory of a weight-shared conv core: the kernel slice of its
     output channels c0..c1 stored once, one synapse list per input channel that
@@ -194,7 +201,7 @@ def exact_tile(v: SynView, box, prof: Profile, dest_prefix: np.ndarray, keep: bo
     c0, c1, r0, r1, q0, q1 = box
     n_s, n_n, y0, x0 = tile_counts(v, *box)
     axon = n_n > 0
-    modes = prof["synapse_encoding.modes"]
+    modes = synapse_modes(v, prof)
     options = {}
     for mode, n in (("sparse", n_n), ("dense", n_s)):
         if mode in modes:
@@ -284,9 +291,10 @@ class _Bounds:
             ns, nn = self.top_s[cg] * rh * rw, self.top_n[cg] * rh * rw
             lists = in_ax
         opts = []
-        if "sparse" in p["synapse_encoding.modes"]:
+        modes = synapse_modes(v, p)
+        if "sparse" in modes:
             opts.append(nn * (wb + ib) + (nn / g + lists) * h)
-        if "dense" in p["synapse_encoding.modes"]:
+        if "dense" in modes:
             opts.append(ns * wb + (ns / g + lists) * h)
         bits = min(opts)
         co, ho, wo = v.out_shape
