@@ -26,8 +26,8 @@ def uncertainty(prof: Profile) -> dict:
     parts = [f"{sourced} of {len(prof.values)} profile values are sourced, {len(assumed)} are assumptions"
              + (f" (including {len(energy_assumed)} per-op energies)" if energy_assumed else "")]
     if checks:
-        parts.append("measured cross-check: " + "; ".join(
-            f"{k} = {v['value']:.3g} ({v['source']})" for k, v in checks.items()))
+        parts.append("measured cross-check (ours / reference; sources under 'crosscheck'): " + ", ".join(
+            f"{k} {v['value']:.3g}" for k, v in checks.items()))
     else:
         parts.append("no independent cross-check of this profile's energies exists")
     parts.append(MODEL_LIMITS)
