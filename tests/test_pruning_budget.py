@@ -335,3 +335,25 @@ def test_balance_keeps_the_costliest_layer_from_being_emptied():
         kept[balance] = {b: int(m.sum()) for b, m in new.items()}
     assert kept[0.0][3] == 32 and kept[1.0][3] < 32  # plain density: only conv2 pays
     assert kept[1.0][1] > kept[0.0][1]
+
+
+def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoch(data):
+    model = lively_masked_net()
+    with torch.no_grad():
+        for b in masks_of(model):
+            getattr(model.blocks[b], MASK).fill_(1.0)
+    ref = encode(data.train_x[:32], 8)
+    pruner = SCAPruner(PruneConfig(budget="synops=0.5", ramp_epochs=1, regrow=0.2), reference=ref)
+    pruner.attach(model, 3)
+    batch = torch.from_numpy(encode(data.train_x[:16], 8)).float()
+    model.train()
+    model.forward_all(batch)
+    assert pruner.update(1)["regrown"] >= 0
+    with torch.no_grad():  # the net fires more during fine-tuning: the cost drifts up
+        for b in masks_of(model):
+            model.blocks[b].synapse.weight.mul_(2.0)
+    model.forward_all(batch)
+    assert pruner.current_cost() > pruner.final_budget()
+    assert pruner.due(2) and not pruner.due(3)  # epoch 3 is the last: no unrefined structure change
+    rec = pruner.update(2)
+    assert rec["regrown"] == 0 and rec["cost"] <= pruner.final_budget()

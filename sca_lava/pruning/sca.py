@@ -405,12 +405,15 @@ class SCAPruner(Callback):
     def due(self, epoch: int) -> bool:
         """Updates every ``interval`` epochs while the ramp runs (its last epoch
         included, so the target is reached); the epochs after it fine-tune the
-        final structure without prune/regrow churn, unless the (measured)
-        cost has drifted above the final budget."""
+        final structure without prune/regrow churn. Only if the measured cost
+        has drifted above the final budget and an epoch is left to fine-tune
+        does a later update prune (without regrowth) back under it."""
         start = self.config.ramp_start
         if epoch <= start or (epoch - start) % self.config.interval != 0:
             return False
-        return epoch <= start + self.ramp or self.current_cost() > self.final_budget() * (1 + 1e-9)
+        if epoch <= start + self.ramp:
+            return True
+        return epoch < self.epochs and self.current_cost() > self.final_budget() * (1 + 1e-9)
 
     def masks(self) -> dict[int, np.ndarray]:
         return {i: getattr(self.model.blocks[i], MASK).detach().cpu().numpy() > 0.5 for i in self.gates}
@@ -423,10 +426,11 @@ class SCAPruner(Callback):
         return count_params(self.geo, self.active_counts()) / self.dense_params
 
     def activity(self) -> Activity | None:
-        """Activity since the last update (the reference before any batch)."""
+        """Activity since the last update (before any batch since: the one the
+        last update used, or the dense reference)."""
         if self.kind not in NEEDS_ACTIVITY:
             return None
-        return snapshot(self.cost_taps) or self.reference
+        return snapshot(self.cost_taps) or getattr(self, "last_activity", None) or self.reference
 
     def current_cost(self) -> float:
         return self.cost_model.evaluate(self.masks(), self.activity())
@@ -445,7 +449,8 @@ class SCAPruner(Callback):
         act = self.activity()
         rng = np.random.default_rng([cfg.seed, 7919, epoch])
         scores = self.criterion.score(ScoreContext(self.model, self.taps, rng, self.gates, self.geo))
-        n_regrow = int(round(cfg.regrow * self.num_channels)) if self.criterion.regrows else 0
+        in_ramp = epoch <= cfg.ramp_start + self.ramp  # after it: a drift correction, no regrowth
+        n_regrow = int(round(cfg.regrow * self.num_channels)) if self.criterion.regrows and in_ramp else 0
         signal = {i: g.grad_acc.numpy() / max(g.grad_batches, 1) for i, g in self.gates.items()}
         masks = self.masks()
         model = self.cost_model
@@ -478,6 +483,7 @@ class SCAPruner(Callback):
             t.reset()
         for g in self.gates.values():
             g.reset()
+        self.last_activity = act
         for t in self.cost_taps.values():
             t.reset()
         rec = {"epoch": int(epoch), "target_sparsity": s, "param_fraction": self.param_fraction(),
@@ -541,6 +547,7 @@ class SCAPruner(Callback):
             "grads": {str(i): g.grad_acc.clone() for i, g in self.gates.items()},
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
             "reference": self.reference.to_dict() if self.reference is not None else None,
+            "last_activity": self.last_activity.to_dict() if getattr(self, "last_activity", None) else None,
             "cost_taps": {str(i): {"inputs": t.inputs.clone(), "active": t.active, "host": t.host,
                                    "samples": t.samples, "steps": t.steps} for i, t in self.cost_taps.items()},
         }
@@ -563,5 +570,7 @@ class SCAPruner(Callback):
                 tap.samples, tap.steps = int(v["samples"]), int(v["steps"])
         if state.get("reference") is not None:
             self._set_reference(Activity.from_dict(state["reference"]))
+        if state.get("last_activity") is not None:
+            self.last_activity = Activity.from_dict(state["last_activity"])
         if self._dist() is not None:  # the checkpoint holds the totals: count them once
             self._dist().keep_on_main(self.accumulators())
