@@ -10,8 +10,11 @@ Model (documented in docs/hardware.md):
   depthwise identity (one synapse per neuron). Groups become a block-diagonal
   structure mask.
 * A layer is cut into tiles of ``cg`` output channels x ``rh`` rows x ``rw``
-  columns (channel groups first; spatial tiles only when a channel's map does
-  not fit); one tile = one core; cores are never shared between layers.
+  columns (at equal tile counts the most channels per tile, so presynaptic
+  neurons reach few cores); one tile = one core; cores are never shared
+  between layers. ``mapping.tile_split`` "halve" allows only halvings.
+* Conv layers with ``conv_weight_sharing`` store their kernel slice once per
+  core (NxTF); positions index it through their input axons.
 * Per core, exactly from the real weights: neurons; input axons = presynaptic
   neurons with at least one nonzero-weight synapse into the core; synaptic
   memory = per input axon, its synapses in groups of ``group_size`` with a
@@ -435,7 +438,7 @@ def _halvings(n: int) -> list[int]:
 
 def _halve_shape(v: SynView, bounds: _Bounds, lim: dict[str, int]):
     """The compiler's granularity (Loihi 2): the fewest tiles among the halvings
-    of channels, rows and columns whose usage bound fits (channel splits first)."""
+    of channels, rows and columns whose usage bound fits (then most channels)."""
     co, ho, wo = v.out_shape
     best = None
     for cg in _halvings(co):
@@ -443,7 +446,7 @@ def _halve_shape(v: SynView, bounds: _Bounds, lim: dict[str, int]):
             for rw in _halvings(wo):
                 if cg * rh * rw > lim["neurons"] or _fits(bounds.usage(cg, rh, rw), lim) is not None:
                     continue
-                key = (-(-co // cg) * -(-ho // rh) * -(-wo // rw), -rh * rw, -rw)
+                key = (-(-co // cg) * -(-ho // rh) * -(-wo // rw), -cg, -rw)
                 if best is None or key < best[0]:
                     best = (key, (cg, rh, rw))
     return None if best is None else best[1]
@@ -468,7 +471,7 @@ def _any_shape(v: SynView, bounds: _Bounds, lim: dict[str, int]):
             if lo == 0:
                 continue
             n = -(-co // lo) * -(-ho // rh) * -(-wo // rw)
-            key = (n, -rh * rw, -rw)
+            key = (n, -lo, -rw)
             if best is None or key < best[0]:
                 best = (key, (lo, rh, rw))
     return None if best is None else best[1]
