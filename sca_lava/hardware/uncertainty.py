@@ -27,7 +27,7 @@ def uncertainty(prof: Profile) -> dict:
              + (f" (including {len(energy_assumed)} per-op energies)" if energy_assumed else "")]
     if checks:
         parts.append("measured cross-check (ours / reference; sources under 'crosscheck'): " + ", ".join(
-            f"{k} {v['value']:.3g}" for k, v in checks.items()))
+            f"{k} {v['value']:.3f}" for k, v in checks.items()))
     else:
         parts.append("no independent cross-check of this profile's energies exists")
     parts.append(MODEL_LIMITS)
