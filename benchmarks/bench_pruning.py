@@ -222,10 +222,11 @@ def plots(rows: list[dict], out: Path) -> list[str]:
                "params": ("param_fraction", "synaptic parameters (fraction of dense)")}
     g = groups(rows)
     methods = sorted({m for (_, _, m) in g if m != "dense"})
+    kinds = [k for k in ("energy", "params") if any(kk == k and m != "dense" for (kk, _, m) in g)] or ["energy"]
     written = []
     for name, (key, label) in axes_of.items():
-        fig, axs = new_figure(1, 2, figsize=(11, 3.8))
-        for ax, kind in zip(axs, ("energy", "params")):
+        fig, axs = new_figure(1, len(kinds), figsize=(5.5 * len(kinds), 3.8), squeeze=False)
+        for ax, kind in zip(axs[0], kinds):
             for m in methods:
                 pts = sorted((float(np.mean([r[key] for r in rs])), 100 * float(np.mean([r["accuracy"] for r in rs])))
                              for (k, _, mm), rs in g.items() if mm == m and k == kind)
@@ -239,7 +240,7 @@ def plots(rows: list[dict], out: Path) -> list[str]:
             ax.set_ylabel("test accuracy (%), mean over seeds")
             ax.set_title(f"{kind} budgets", fontsize=10)
             ax.grid(alpha=0.3)
-        axs[1].legend(fontsize=7)
+            ax.legend(fontsize=7)
         written.append(save_figure(fig, out / f"pareto_{name}.png"))
     return written
 
