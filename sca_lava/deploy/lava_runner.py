@@ -211,18 +211,24 @@ def run_lava(
                        input=drive.received, extra=extra)
 
 
-def _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar) -> dict[int, np.ndarray]:
-    """All samples back to back through one network reset every T steps."""
-    n, t = drive.samples, drive.steps
-    net = _build(netx, spec, t, offset)
+def _wired(netx, io, spec: NetxSpec, drive, recorded, reset_interval, reset_offset, buffer: int):
+    """The network built, its input connected and a sink of ``buffer`` steps
+    on every recorded layer: (net, layers, {layer: sink})."""
+    net = _build(netx, spec, reset_interval, reset_offset)
     layers = list(net.layers)
     data = None if drive.spikes is None else to_lava_input(drive.spikes, flat=spec.flat_input)
     _connect_drive(io, net, spec, data)
     sinks = {}
     for j in recorded:
-        sink = io.sink.RingBuffer(shape=layers[j].out.shape, buffer=n * t)
-        layers[j].out.connect(sink.a_in)
-        sinks[j] = sink
+        sinks[j] = io.sink.RingBuffer(shape=layers[j].out.shape, buffer=buffer)
+        layers[j].out.connect(sinks[j].a_in)
+    return net, layers, sinks
+
+
+def _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar) -> dict[int, np.ndarray]:
+    """All samples back to back through one network reset every T steps."""
+    n, t = drive.samples, drive.steps
+    net, layers, sinks = _wired(netx, io, spec, drive, recorded, t, offset, buffer=n * t)
     bias_var = net.in_layer.neuron.bias_mant if drive.bias is not None else None
     if bias_var is not None:
         bias_var.init = _lava_bias(drive.bias[0])
@@ -257,15 +263,7 @@ def _run_fresh(netx, RunSteps, io, cfg, spec, drive, recorded, interval, offset,
     """One sample in its own network from zero state (step by step when
     recording state). Returns ({layer: (W, H, C, T) output}, {layer: {var: (..., T)}})."""
     t = drive.steps
-    net = _build(netx, spec, interval, offset)
-    layers = list(net.layers)
-    data = None if drive.spikes is None else to_lava_input(drive.spikes, flat=spec.flat_input)
-    _connect_drive(io, net, spec, data)
-    sinks = {}
-    for j in recorded:
-        sink = io.sink.RingBuffer(shape=layers[j].out.shape, buffer=t)
-        layers[j].out.connect(sink.a_in)
-        sinks[j] = sink
+    net, layers, sinks = _wired(netx, io, spec, drive, recorded, interval, offset, buffer=t)
     if drive.bias is not None:
         net.in_layer.neuron.bias_mant.init = _lava_bias(drive.bias[0])
     states: dict[int, dict[str, list]] = {j: {} for j in recorded}
