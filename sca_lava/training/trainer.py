@@ -98,8 +98,6 @@ class Callback:
 
     def on_train_begin(self, trainer: Trainer) -> None: ...
 
-    def on_forward(self, trainer: Trainer, layer_outputs: list[torch.Tensor]) -> None: ...
-
     def after_backward(self, trainer: Trainer) -> None: ...
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict) -> None: ...
@@ -286,8 +284,6 @@ class Trainer:
             xb = _spikes(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
             yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
             outs = self.forward_all(xb)
-            for cb in self.callbacks:
-                cb.on_forward(self, outs)
             loss = self.loss_fn(outs[-1], yb)
             self.optimizer.zero_grad()
             loss.backward()
