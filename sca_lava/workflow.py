@@ -106,15 +106,18 @@ def help_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print):
+def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print, spec=None):
     """Lava run of the exported file on the first digits, every layer recorded:
-    output spikes against SLAYER's, every layer against the evaluator's."""
+    output spikes against SLAYER's, every layer against the evaluator's
+    (``spec``: the file already read; else it is read here, once)."""
     from sca_lava.deploy.agreement import compare_with_slayer
     from sca_lava.deploy.measure import measure
+    from sca_lava.netx.reader import read_netx
 
+    spec = spec if spec is not None else read_netx(net_path)
     agreement, lava = compare_with_slayer(model, str(net_path), spikes, labels, record_all=True,
-                                          progress=progress)
-    check = measure(str(net_path), spikes, spec=lava.spec, lava=lava).extra["verify"]
+                                          progress=progress, spec=spec)
+    check = measure(str(net_path), spikes, spec=spec, lava=lava).extra["verify"]
     if log:
         log(f"Lava accuracy on {agreement.samples} test digits: {agreement.lava_accuracy:.4f} "
             f"(SLAYER on the same: {agreement.slayer_accuracy:.4f}); {agreement.lava_seconds:.1f} s in Lava")
@@ -126,14 +129,17 @@ def lava_check(model, net_path: Path, spikes, labels, progress: bool, log=print)
 
 
 def deployed_accuracy(net_path: Path, test_spikes, test_y, budget_samples: int, progress: bool, log=print,
-                      device: str | None = None):
+                      device: str | None = None, spec=None):
     """Fixed-point accuracy on every test digit, and the evaluator's spike
-    record of the first ``budget_samples`` (every layer) for the budget."""
+    record of the first ``budget_samples`` (every layer) for the budget
+    (``spec``: the file already read; else it is read here, once)."""
     from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.deploy.measure import measure
+    from sca_lava.netx.reader import read_netx
 
-    report = evaluate_netx(str(net_path), test_spikes, test_y, progress=progress, device=device)
-    record = measure(str(net_path), test_spikes[:budget_samples])
+    spec = spec if spec is not None else read_netx(net_path)
+    report = evaluate_netx(str(net_path), test_spikes, test_y, progress=progress, device=device, spec=spec)
+    record = measure(str(net_path), test_spikes[:budget_samples], spec=spec)
     if log:
         log(f"deployed accuracy on {report.num_samples} digits: {report.accuracy:.4f} "
             f"({report.samples_per_s:.0f} samples/s)")
@@ -205,6 +211,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
     from sca_lava.device import resolve_device
     from sca_lava.models import build_network
     from sca_lava.models.config import named_config
+    from sca_lava.netx.reader import read_netx
     from sca_lava.pruning import prune_and_shrink
     from sca_lava.training import TrainConfig, Trainer
     from sca_lava.training.distributed import DistContext
@@ -240,6 +247,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         dense = trainer.model.cpu()
         dense_net = out / "dense.net"
         dense.export_hdf5(dense_net)
+        specs = {"dense": read_netx(dense_net)}  # each exported file is read once, here
         counts = synapse_counts(dense)
         summary["dense"] = {"test_accuracy": trainer.history[-1]["test_accuracy"], "epochs": tcfg.epochs,
                             "arch": cfg.arch, "synapses": counts,
@@ -249,7 +257,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
             f"{summary['dense']['conv_synapse_fraction']:.1%} of the synapses in conv layers; exported {dense_net}")
 
     with stage("lava_dense", f"dense: Lava run of {n} test digits"):
-        dense_agree, dense_check = lava_check(dense, dense_net, lava_spikes, lava_labels, cfg.progress, log)
+        dense_agree, dense_check = lava_check(dense, dense_net, lava_spikes, lava_labels, cfg.progress, log,
+                                             spec=specs["dense"])
 
     with stage("prune", f"{cfg.criterion} pruning to {cfg.budget} ({cfg.profile}) + surgery"):
         ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size)
@@ -270,13 +279,15 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
             "surgery_exact": report["surgery_exact"],
         }
         pruned_net = out / "pruned" / "pruned.net"
+        specs["pruned"] = read_netx(pruned_net)
         log("channels kept: " + ", ".join(f"{c['type']}{c['block']} {c['after']}/{c['before']}" for c in channels))
         log(f"pruned test accuracy {report['test_accuracy']:.4f} (dense {summary['dense']['test_accuracy']:.4f}); "
             f"params {report['param_fraction']:.3f} of dense; SynOps {report['synops_fraction']:.3f} of dense; "
             f"exported {pruned_net}")
 
     with stage("lava_pruned", f"pruned: Lava run of {n} test digits"):
-        pruned_agree, pruned_check = lava_check(small, pruned_net, lava_spikes, lava_labels, cfg.progress, log)
+        pruned_agree, pruned_check = lava_check(small, pruned_net, lava_spikes, lava_labels, cfg.progress, log,
+                                                spec=specs["pruned"])
     summary["lava"] = {
         "samples": dense_agree.samples,
         "accuracy": dense_agree.lava_accuracy,
@@ -292,7 +303,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         for name, path in (("dense", dense_net), ("pruned", pruned_net)):
             log(f"{name}:")
             dep[name], records[name] = deployed_accuracy(path, test_spikes, data.test_y, cfg.budget_samples,
-                                                          cfg.progress, log, dist.device)
+                                                          cfg.progress, log, dist.device, spec=specs[name])
         summary["deployed"] = {
             "dense": {k: dep["dense"][k] for k in ("accuracy", "samples", "samples_per_s")},
             "pruned": {k: dep["pruned"][k] for k in ("accuracy", "samples", "samples_per_s")},
