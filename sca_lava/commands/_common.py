@@ -9,6 +9,7 @@ record). Fallback defaults live in :data:`DEFAULTS`, written once.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from sca_lava.data import DATASETS, ENCODINGS
@@ -77,6 +78,25 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     p.add_argument("--shift", type=int, default=None, metavar="N",
                    help="augmentation: random shifts of up to N pixels (default 0; images only)")
     p.add_argument("--flip", action="store_true", default=None, help="augmentation: random horizontal flips")
+
+
+def add_command(sub, name: str, run, *, help: str, description: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``; the CLI calls ``run(args)``."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.set_defaults(func=run)
+    return p
+
+
+def add_training_command(sub, name: str, body, *, out: str, resume_from: str, help: str,
+                         description: str) -> argparse.ArgumentParser:
+    """The parser of a command that trains (train, prune): ``--out``, the
+    command's own options (added by the caller), then the shared training and
+    data options; ``body(args, dist)`` runs inside :func:`run_distributed`."""
+    p = add_command(sub, name, functools.partial(run_distributed, body=body), help=help, description=description)
+    p.add_argument("--out", default=out, help="output folder")
+    add_training_args(p.add_argument_group("training"), resume_from)
+    add_data_args(p.add_argument_group("data"))
+    return p
 
 
 def run_distributed(args, body) -> int:

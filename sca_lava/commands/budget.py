@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from sca_lava.atomic import write_json
-from sca_lava.commands._common import seed_int
+from sca_lava.commands._common import add_command, seed_int
 from sca_lava.commands._input import add_input_args
 from sca_lava.errors import ScaLavaError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "budget",
+    p = add_command(
+        subparsers, "budget", run,
         help="Loihi core allocation and energy/latency budget of a netx model",
         description="Allocate a netx model on a hardware profile's cores, run real samples through "
         "the bit-exact fixed-point evaluator (Lava as a cross-check with --verify N) to count per-core "
@@ -41,7 +41,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--keep", default="1.0,0.5,0.3,0.1", help="comma-separated channel-keep fractions")
     p.add_argument("--out", default="runs/budget", help="output folder for budget.json and plots")
     p.add_argument("--no-plots", action="store_true")
-    p.set_defaults(func=run)
     return p
 
 

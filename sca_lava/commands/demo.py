@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_device_arg, positive_int, seed_int
+from sca_lava.commands._common import add_command, add_device_arg, positive_int, seed_int
 
 
 def register(sub) -> None:
     from sca_lava.models.config import ARCHS, DEFAULT_ARCH
 
-    p = sub.add_parser("demo", help="run the whole pipeline end to end on MNIST-5k",
-                       description="Dense training, SCA pruning to a Loihi 2 energy budget, surgery, netx "
-                       "export, Lava runs, deployed accuracy and Loihi budgets; writes OUT/summary.json.")
+    p = add_command(sub, "demo", run, help="run the whole pipeline end to end on MNIST-5k",
+                    description="Dense training, SCA pruning to a Loihi 2 energy budget, surgery, netx "
+                    "export, Lava runs, deployed accuracy and Loihi budgets; writes OUT/summary.json.")
     p.add_argument("--out", default="runs/demo", help="output folder")
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHS),
                    help=f"network (default {DEFAULT_ARCH}: conv-dominated VGG-style net)")
@@ -30,7 +30,6 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/dense.pt and OUT/pruned/masked.pt where a previous run stopped")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -5,15 +5,15 @@ Lava; ``--verify N`` cross-checks the first N samples in the real runtime.
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, add_device_arg, positive_int
+from sca_lava.commands._common import add_command, add_data_args, add_device_arg, positive_int
 from sca_lava.commands._input import add_input_args
 
 
 def register(sub) -> None:
-    p = sub.add_parser("evaluate", help="deployed accuracy of a netx file (batched, bit-exact with Lava)",
-                       description="Run a netx file as batched fixed-point PyTorch code that reproduces "
-                       "Lava's Loihi2SimCfg(fixed_pt) spike for spike; report accuracy, firing rates "
-                       "and SynOps per layer.")
+    p = add_command(sub, "evaluate", run, help="deployed accuracy of a netx file (batched, bit-exact with Lava)",
+                    description="Run a netx file as batched fixed-point PyTorch code that reproduces "
+                    "Lava's Loihi2SimCfg(fixed_pt) spike for spike; report accuracy, firing rates "
+                    "and SynOps per layer.")
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--split", default="test", choices=("test", "train"), help="which split (default test)")
     p.add_argument("--samples", type=positive_int, default=None, help="only the first N samples")
@@ -25,7 +25,6 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_input_args(p)
     add_data_args(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from sca_lava.commands._common import add_command
+
 
 def register(sub) -> None:
-    p = sub.add_parser("export", help="export a checkpoint to a netx HDF5 file",
-                       description="Write the netx HDF5 file that lava.lib.dl.netx.hdf5.Network loads, with the "
-                       "checkpoint's input contract (steps, encoding, data set and split).")
+    p = add_command(sub, "export", run, help="export a checkpoint to a netx HDF5 file",
+                    description="Write the netx HDF5 file that lava.lib.dl.netx.hdf5.Network loads, with the "
+                    "checkpoint's input contract (steps, encoding, data set and split).")
     p.add_argument("checkpoint", help="model.pt written by train or prune")
     p.add_argument("--out", required=True, help="output .net file (written atomically)")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

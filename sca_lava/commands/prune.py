@@ -4,11 +4,9 @@ dense checkpoint), surgery to a smaller net, netx export and a report."""
 from __future__ import annotations
 
 from sca_lava.commands._common import (
-    add_data_args,
-    add_training_args,
+    add_training_command,
     load_training_data,
     positive_int,
-    run_distributed,
     train_config_from_args,
 )
 
@@ -18,11 +16,11 @@ def register(sub) -> None:
     from sca_lava.pruning.importance import CRITERIA, RANKINGS
     from sca_lava.pruning.schedule import SCHEDULES
 
-    p = sub.add_parser("prune", help="prune whole channels with SCA and shrink the network",
-                       description="Train with SCA channel masks (global activity ranking, gradient "
-                       "regrowth, scheduled sparsity), remove the masked channels and write OUT/masked.pt "
-                       "(resumable), OUT/pruned.pt, OUT/pruned.net and OUT/report.{json,md,png}.")
-    p.add_argument("--out", default="runs/prune", help="output folder")
+    p = add_training_command(sub, "prune", _prune, out="runs/prune", resume_from="OUT/masked.pt",
+                             help="prune whole channels with SCA and shrink the network",
+                             description="Train with SCA channel masks (global activity ranking, gradient "
+                             "regrowth, scheduled sparsity), remove the masked channels and write OUT/masked.pt "
+                             "(resumable), OUT/pruned.pt, OUT/pruned.net and OUT/report.{json,md,png}.")
     p.add_argument("--from", dest="from_ckpt", default=None,
                    help="dense checkpoint to fine-tune (default: train from scratch)")
     p.add_argument("--config", default=None, help="network config JSON or network name when training from scratch")
@@ -39,9 +37,6 @@ def register(sub) -> None:
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
     p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")
     p.add_argument("--regrow", type=float, default=None, help="regrowth fraction q of all prunable channels (default 0.1)")
-    add_training_args(p, "OUT/masked.pt")
-    add_data_args(p)
-    p.set_defaults(func=run)
 
 
 def prune_config_from_args(args, recorded: dict | None = None):
@@ -64,10 +59,6 @@ def prune_config_from_args(args, recorded: dict | None = None):
         pcfg = PruneConfig(**{k: v for k, v in given.items() if v is not None})
     pcfg.validate()
     return pcfg
-
-
-def run(args) -> int:
-    return run_distributed(args, _prune)
 
 
 def _prune(args, dist) -> int:

@@ -4,21 +4,20 @@ with SLAYER."""
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_data_args, positive_int
+from sca_lava.commands._common import add_command, add_data_args, positive_int
 from sca_lava.commands._input import add_input_args
 
 
 def register(sub) -> None:
-    p = sub.add_parser("simulate", help="run a netx file in Lava (CPU, fixed point)",
-                       description="Stream test samples through one Lava network (Loihi2SimCfg fixed_pt), "
-                       "report accuracy and, with --checkpoint, agreement with SLAYER.")
+    p = add_command(sub, "simulate", run, help="run a netx file in Lava (CPU, fixed point)",
+                    description="Stream test samples through one Lava network (Loihi2SimCfg fixed_pt), "
+                    "report accuracy and, with --checkpoint, agreement with SLAYER.")
     p.add_argument("model", help="netx HDF5 file")
     p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint the file was exported from")
     p.add_argument("--samples", type=positive_int, default=100, help="number of test samples")
     p.add_argument("--json", default=None, help="write the figures as JSON here")
     add_input_args(p)
     add_data_args(p)
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

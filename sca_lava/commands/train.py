@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from sca_lava.commands._common import (
-    add_data_args,
-    add_training_args,
+    add_training_command,
     load_training_data,
-    run_distributed,
     train_config_from_args,
 )
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a dense spiking CNN with SLAYER",
-                       description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
-                       "every epoch) and OUT/history.json.")
-    p.add_argument("--out", default="runs/train", help="output folder")
+    p = add_training_command(sub, "train", _train, out="runs/train", resume_from="OUT/model.pt",
+                             help="train a dense spiking CNN with SLAYER",
+                             description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
+                             "every epoch) and OUT/history.json.")
     p.add_argument("--config", default=None, help="network config JSON or YAML, or a network name: mnist_vgg (default), mnist_small_dense, tiny")
-    add_training_args(p, "OUT/model.pt")
-    add_data_args(p)
-    p.set_defaults(func=run)
 
 
 def load_config(path: str | None):
@@ -41,10 +36,6 @@ def load_config(path: str | None):
         if (ARCHS_DIR / f"{path}.yaml").is_file():
             path = ARCHS_DIR / f"{path}.yaml"
     return NetworkConfig.from_file(path)
-
-
-def run(args) -> int:
-    return run_distributed(args, _train)
 
 
 def _train(args, dist) -> int:
