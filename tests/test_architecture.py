@@ -74,3 +74,42 @@ def test_nothing_imports_the_commands():
     offenders = [f"{m} imports {d}" for m, deps in _imports().items() for d in deps
                  if _stage(d) == "commands" and _stage(m) not in ("commands", "cli", "__main__")]
     assert offenders == []
+
+
+#: Lava modules whose import runs ``multiprocessing.set_start_method('fork')``
+LAVA_RUNTIME = ("lava.lib.dl.netx", "lava.proc", "lava.magma")
+
+
+def _lava_runtime_import(node) -> bool:
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    elif isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        return False
+    return any(n == m or n.startswith(m + ".") for n in names for m in LAVA_RUNTIME)
+
+
+def test_lava_runtime_is_imported_only_through_import_lava():
+    """Importing netx or Lava's runtime sets the 'fork' start method and fails
+    ("context has already been set") once anything (a tqdm lock) fixed it, so
+    the failure depended on test order. ``deploy.lava_runner.import_lava``
+    handles that; every other import of those modules must come after a call
+    of it in the same function."""
+    root = PKG.parent
+    bad = []
+    for path in [*PKG.rglob("*.py"), *(root / "tests").glob("*.py"), *(root / "benchmarks").glob("*.py")]:
+        tree = ast.parse(path.read_text())
+        funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for node in ast.walk(tree):
+            if not _lava_runtime_import(node):
+                continue
+            owner = max((f for f in funcs if f.lineno <= node.lineno <= f.end_lineno), key=lambda f: f.lineno,
+                        default=None)
+            if owner is not None and owner.name == "import_lava" and path.name == "lava_runner.py":
+                continue
+            calls = [c.lineno for c in ast.walk(owner) if isinstance(c, ast.Call)
+                     and getattr(c.func, "id", getattr(c.func, "attr", None)) == "import_lava"] if owner else []
+            if not any(line < node.lineno for line in calls):
+                bad.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not bad, bad

@@ -36,7 +36,9 @@ def _export(tmp_path, data, steps=12, encoding="rate-regular"):
 
 
 def test_export_carries_the_contract_and_netx_still_loads(tmp_path, small_data):
-    from lava.lib.dl import netx
+    from sca_lava.deploy.lava_runner import import_lava
+
+    netx = import_lava()[0]  # never a bare import: Lava sets the start method then (see import_lava)
 
     _, path = _export(tmp_path, small_data)
     with h5py.File(path) as f:

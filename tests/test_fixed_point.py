@@ -325,6 +325,9 @@ def test_dense_effective_weights_match_lava_functions():
     import contextlib
     import io
 
+    from sca_lava.deploy.lava_runner import import_lava
+
+    import_lava()  # before any lava.lib.dl.netx import: Lava sets the start method then
     from lava.lib.dl.netx.utils import optimize_weight_bits
     from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
 

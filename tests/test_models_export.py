@@ -106,7 +106,9 @@ def test_hdf5_content(tmp_path):
 
 
 def test_netx_loads_the_export(tmp_path):
-    from lava.lib.dl import netx
+    from sca_lava.deploy.lava_runner import import_lava
+
+    netx = import_lava()[0]  # never a bare import: Lava sets the start method then (see import_lava)
 
     path = tmp_path / "small.net"
     build_network(small_config()).export_hdf5(path)
