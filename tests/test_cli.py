@@ -54,23 +54,29 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
 
 
 @pytest.mark.lava
-def test_train_resume_export_simulate_round_trip(tmp_path):
-    cfg = tmp_path / "small.json"
+def test_train_resume_export_simulate_round_trip(tmp_path, capsys):
+    """Stop, then resume in a fresh process (it takes the data sizes from the
+    checkpoint's contract); export and simulate the result. Only the resume
+    needs its own process: the commands' own processes are exercised by
+    test_signals and the hostile-input tests."""
+    from sca_lava.cli import main
     from sca_lava.models.config import small_config
+    from sca_lava.training import load_checkpoint
 
+    cfg = tmp_path / "small.json"
     cfg.write_text(json.dumps(small_config().to_dict()))
     out = tmp_path / "run"
-    r = cli("train", "--config", cfg, "--epochs", 2, "--stop-after", 1, "--train-samples", 96, "--out", out,
-            "--no-progress")
-    assert r.returncode == 0, r.stderr
-    r = cli("train", "--train-samples", 96, "--out", out, "--resume", "--no-progress")
+    assert main(["train", "--config", str(cfg), "--epochs", "2", "--stop-after", "1", "--train-samples", "96",
+                 "--test-samples", "32", "--out", str(out), "--no-progress"]) == 0, capsys.readouterr().err
+    r = cli("train", "--out", out, "--resume", "--no-progress")  # a fresh process continues from the files
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout
     history = json.loads((out / "history.json").read_text())
     assert [h["epoch"] for h in history] == [1, 2]
-    r = cli("export", out / "model.pt", "--out", out / "model.net")
-    assert r.returncode == 0, r.stderr
-    r = cli("simulate", out / "model.net", "--checkpoint", out / "model.pt", "--samples", 3, "--json", out / "sim.json")
-    assert r.returncode == 0, r.stderr
+    contract = load_checkpoint(out / "model.pt")["contract"]
+    assert (contract["train_size"], contract["test_size"]) == (96, 32)
+    assert main(["export", str(out / "model.pt"), "--out", str(out / "model.net")]) == 0, capsys.readouterr().err
+    assert main(["simulate", str(out / "model.net"), "--checkpoint", str(out / "model.pt"), "--samples", "3",
+                 "--json", str(out / "sim.json")]) == 0, capsys.readouterr().err
     result = json.loads((out / "sim.json").read_text())
     assert result["samples"] == 3 and result["spike_agreement"] == 1.0

@@ -62,21 +62,6 @@ def test_demo_reads_each_exported_file_once(tmp_path, reads):
     assert reads == {str(out / "dense.net"): 1, str(out / "pruned" / "pruned.net"): 1}
 
 
-@pytest.mark.lava
-def test_demo_helpers_read_nothing_when_given_the_spec(tiny_net, reads):
-    from sca_lava.workflow import budgets, deployed_accuracy, lava_check
-
-    model, paths, spikes, labels = tiny_net
-    spec = reader.read_netx(paths[0])
-    agreement, check = lava_check(model, paths[0], spikes[:2], labels[:2], progress=False, log=None, spec=spec)
-    assert agreement.samples == 2 and check["mismatching_samples"] == 0
-    dep, rec = deployed_accuracy(paths[0], spikes, labels, 4, progress=False, log=None, device="cpu", spec=spec)
-    assert dep["samples"] == 6 and rec.output.shape[0] == 4
-    per = budgets({"dense": (paths[0], rec), "pruned": (paths[0], rec)}, None)
-    assert all(b["dynamic_energy_uj"] is not None for p in per.values() for b in p.values())
-    assert reads == {os.path.abspath(paths[0]): 1}
-
-
 @pytest.mark.parametrize("argv", [
     ["evaluate", "{a}", "--samples", "4", "--no-progress", "--device", "cpu"],
     ["budget", "{a}", "--samples", "2", "--compare", "{b}", "--no-plots", "--out", "{out}"],
