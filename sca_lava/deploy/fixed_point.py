@@ -74,6 +74,23 @@ def default_mode(spec: NetxSpec) -> str:
     return "stream"
 
 
+def state_layers(record_state, recorded) -> list[int]:
+    """The neuron layers whose per-step state a run keeps: ``record_state``
+    True = every recorded layer, or the layer indices themselves (Lava reads
+    a variable one element per message, so each large layer costs seconds a
+    step: read only what is compared)."""
+    if record_state is True:
+        return list(recorded)
+    if not record_state:
+        return []
+    wanted = sorted({int(j) for j in record_state})
+    missing = [j for j in wanted if j not in recorded]
+    if missing:
+        raise ScaLavaError(f"record_state: layer(s) {missing} are not recorded (recorded: "
+                           f"{list(recorded)}; record_all=True records every layer)")
+    return wanted
+
+
 def pipeline_depths(spec: NetxSpec) -> list[int]:
     """Step of each neuron layer's reset within a sample window: one synapse
     delay per layer, counted from the first layer (an input layer with a
@@ -434,12 +451,13 @@ def _as_numpy(t, graded: bool) -> np.ndarray:
 def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int = 128, device=None,
                     progress: bool = True, spec: NetxSpec | None = None, *, bias=None,
                     steps: int | None = None, mode: str | None = None, reset_interval: int | None = None,
-                    record_state: bool = False) -> SpikeRecord:
+                    record_state=False) -> SpikeRecord:
     """Drop-in for :func:`run_lava`: same arguments and result type
     (:class:`~sca_lava.netx.record.SpikeRecord`), computed batched.
 
-    ``record_state`` keeps every layer's per-step ``u``/``v`` (LIF) or
-    ``sigma`` (SDNN) in ``record.extra["state"][j]``.
+    ``record_state`` keeps the per-step ``u``/``v`` (LIF) or ``sigma`` (SDNN)
+    of every recorded layer (True) or of the given layer indices in
+    ``record.extra["state"][j]``.
     """
     from tqdm.auto import tqdm
 
@@ -456,7 +474,7 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
     last = len(net.layers) - 1
     keep = range(len(net.layers)) if record_all else [last]
     chunks: dict[int, list] = {j: [] for j in keep}
-    state_chunks: dict[int, dict[str, list]] = {j: {} for j in keep}
+    state_chunks: dict[int, dict[str, list]] = {j: {} for j in state_layers(record_state, keep)}
     start = time.perf_counter()
     with tqdm(total=drive.samples, desc="fixed-point", unit="sample", disable=not progress, leave=False) as bar:
         for lo in range(0, drive.samples, batch_size):
@@ -465,7 +483,7 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
             outs = net.forward(d.spikes, d.bias, drive.steps, mode, reset_interval, states)
             for j in keep:
                 chunks[j].append(_as_numpy(outs[j], net.layers[j].model != "lif"))
-                if states is not None:
+                if states is not None and j in state_chunks:
                     for k, v in states[j].items():
                         state_chunks[j].setdefault(k, []).append(v.to("cpu").numpy())
             bar.update(d.samples)

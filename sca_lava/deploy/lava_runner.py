@@ -138,7 +138,7 @@ def run_lava(
     steps: int | None = None,
     mode: str | None = None,
     reset_interval: int | None = None,
-    record_state: bool = False,
+    record_state=False,
 ) -> SpikeRecord:
     """Run N samples through the netx network in the Lava runtime and return
     its :class:`SpikeRecord` (the evaluator's twin: same arguments).
@@ -149,12 +149,13 @@ def run_lava(
     ``"stream"`` (default for CUBA-LIF without delays) streams all samples
     through one network reset every T steps; ``"fresh"`` (SDNN, delays)
     builds one network per sample, optionally reset every ``reset_interval``
-    steps, and can record every layer's state per step (``record_state``).
+    steps, and can record layers' state per step (``record_state``: True for
+    every recorded layer, or their indices; reading state is slow in Lava).
     ``record_all`` keeps every neuron layer's output, else only the last.
     """
     import time
 
-    from sca_lava.deploy.fixed_point import default_mode
+    from sca_lava.deploy.fixed_point import default_mode, state_layers
 
     if spec is None:
         arr = np.asarray(spikes if spikes is not None else bias)
@@ -168,20 +169,21 @@ def run_lava(
         raise ScaLavaError(f"{spec.path}: SDNN or delayed networks cannot be streamed with resets; use mode 'fresh'")
     if record_state and mode != "fresh":
         raise ScaLavaError("per-step state is recorded only in mode 'fresh'")
+    recorded = list(range(len(spec.neuron_layers))) if record_all else [len(spec.neuron_layers) - 1]
+    with_state = state_layers(record_state, recorded)
 
     from tqdm.auto import tqdm
 
     netx, RunSteps, Loihi2SimCfg, io = import_lava()
     logging.getLogger("lava").setLevel(logging.ERROR)
     n, t = drive.samples, drive.steps
-    recorded = list(range(len(spec.neuron_layers))) if record_all else [len(spec.neuron_layers) - 1]
     graded = [ly.neuron.graded for ly in spec.neuron_layers]
     depths = pipeline_depths(spec)
     offset = 0 if spec.has_input_neuron else RESET_OFFSET
     cfg = Loihi2SimCfg(select_tag="fixed_pt")
     start = time.perf_counter()
     outs: dict[int, list] = {j: [] for j in recorded}
-    states: dict[int, dict[str, list]] = {j: {} for j in recorded}
+    states: dict[int, dict[str, list]] = {j: {} for j in with_state}
     with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
         if mode == "stream":
             raw = _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar)
@@ -191,9 +193,10 @@ def run_lava(
             interval = None if spec.sdnn else reset_interval
             for k in range(n):
                 data, st = _run_fresh(netx, RunSteps, io, cfg, spec, drive.batch(k, k + 1), recorded,
-                                      interval, offset, record_state)
+                                      interval, offset, with_state)
                 for j in recorded:
                     outs[j].append(_to_slayer(data[j])[None])
+                for j in with_state:
                     for key, v in st.get(j, {}).items():
                         states[j].setdefault(key, []).append(_to_slayer(v)[None])
                 bar.update(1)
@@ -259,21 +262,22 @@ def _lava_bias(b: np.ndarray) -> np.ndarray:
 _STATE_VARS = {"lif": ("u", "v"), "sigma_delta": ("sigma",), "sigma": ("sigma",), "delta": ()}
 
 
-def _run_fresh(netx, RunSteps, io, cfg, spec, drive, recorded, interval, offset, record_state):
+def _run_fresh(netx, RunSteps, io, cfg, spec, drive, recorded, interval, offset, with_state):
     """One sample in its own network from zero state (step by step when
-    recording state). Returns ({layer: (W, H, C, T) output}, {layer: {var: (..., T)}})."""
+    recording the state of layers ``with_state``). Returns ({layer: (W, H, C, T) output},
+    {layer: {var: (..., T)}})."""
     t = drive.steps
     net, layers, sinks = _wired(netx, io, spec, drive, recorded, interval, offset, buffer=t)
     if drive.bias is not None:
         net.in_layer.neuron.bias_mant.init = _lava_bias(drive.bias[0])
-    states: dict[int, dict[str, list]] = {j: {} for j in recorded}
+    states: dict[int, dict[str, list]] = {j: {} for j in with_state}
     with lava_guard() as guard:  # signals stop the runtime; no child outlives us
         try:
-            if record_state:
+            if with_state:
                 for _ in range(t):
                     net.run(condition=RunSteps(num_steps=1), run_cfg=cfg)
                     guard.checkpoint()
-                    for j in recorded:
+                    for j in with_state:
                         model = spec.neuron_layers[j].neuron.model
                         for var in _STATE_VARS[model]:
                             states[j].setdefault(var, []).append(np.asarray(getattr(layers[j].neuron, var).get()))
