@@ -21,7 +21,7 @@ from sca_lava.pruning import (
     select_structure,
     shrink,
 )
-from sca_lava.pruning.activity import channel_activity
+from sca_lava.pruning.activity import channel_activity, channel_drive
 from sca_lava.pruning.cost import CostModel
 from sca_lava.pruning.masks import GAIN, MASK, masks_of
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
@@ -74,6 +74,23 @@ def test_activity_score_silent_channel_ranks_last():
     assert list(torch.argsort(score, descending=True)) == [0, 1, 2]
 
 
+def test_drive_score_does_not_reward_an_inhibited_channel():
+    """A channel held far below rest never fires: |V| ranks it above a
+    spiking channel, the depolarisation score (sca-drive) ranks it last."""
+    spikes = torch.zeros(1, 3, 2, 2, 4)
+    voltage = torch.zeros(1, 3, 2, 2, 4)
+    spikes[:, 0, :, :, 0] = 1.0
+    voltage[:, 0, :, :, 1:] = 0.5  # fires once, then sits below the threshold
+    voltage[:, 1] = -6.0  # inhibited: 4.8 thresholds below rest, never fires
+    voltage[:, 2, :, :, :] = 1.0  # depolarised, silent
+    absolute = channel_activity(spikes, voltage, threshold=1.25)
+    drive = channel_drive(spikes, voltage, threshold=1.25)
+    assert int(torch.argmax(absolute)) == 1
+    assert drive[1] == 0.0
+    assert list(torch.argsort(drive, descending=True)) == [2, 0, 1]
+    assert drive[0] == pytest.approx((1.0 + 3 * 0.4) / 4)
+
+
 def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
     model, pruner = masked_net()
     model.train()
@@ -83,6 +100,8 @@ def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
         assert tap.batches == 1
         assert torch.all(tap.score[~mask] == 0)
         assert tap.score[mask].sum() > 0
+        assert torch.all(tap.drive[~mask] == 0)
+        assert torch.all(tap.drive <= tap.score + 1e-12)
     # eval / no-grad passes are not counted
     with torch.no_grad():
         model.forward_all(spikes_of(data, 8))

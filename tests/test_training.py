@@ -96,3 +96,37 @@ def test_shift_augmentation_changes_training_deterministically(mnist5k):
 
     a, b, plain = weights(2), weights(2), weights(0)
     assert torch.equal(a, b) and not torch.equal(a, plain)
+
+
+def test_rate_floor_pushes_a_silent_hidden_layer_back_up():
+    """The penalty is zero above the floor, one per silent layer, and its
+    gradient raises the rate of a layer below the floor."""
+    from sca_lava.training.trainer import rate_floor_penalty
+
+    busy = torch.full((2, 3, 4), 0.5)
+    silent = torch.zeros(2, 3, 4, requires_grad=True)
+    assert float(rate_floor_penalty([busy], 0.02)) == 0.0
+    pen = rate_floor_penalty([busy, silent], 0.02)
+    assert float(pen) == pytest.approx(1.0)
+    pen.backward()
+    assert torch.all(silent.grad < 0)  # descending the loss raises the rate
+
+
+def test_rate_floor_revives_a_layer_silenced_by_pruning():
+    """Real SLAYER training: a net whose hidden layer was made silent trains
+    back to firing with the floor, and stays silent without it."""
+    from sca_lava.data import load_mnist5k
+    from sca_lava.models import build_network
+    from sca_lava.models.config import small_config
+
+    data = load_mnist5k(0).subset(train=64, test=32)
+    rates = {}
+    for floor in (0.0, 0.05):
+        cfg = small_config()
+        cfg.num_steps = 8
+        model = build_network(cfg, 0)
+        with torch.no_grad():
+            model.blocks[1].synapse.weight.mul_(0.05)  # second layer far below its threshold
+        trainer = Trainer(model, TrainConfig(epochs=2, lr=3e-3, batch_size=16, rate_floor=floor))
+        rates[floor] = trainer.fit(data, progress=False, log=None)[-1]["firing_rates"][1]
+    assert rates[0.05] > 0.01 > rates[0.0]

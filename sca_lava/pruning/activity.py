@@ -12,6 +12,13 @@ share one scale for the global ranking.
 score_c = mean over batch, spatial positions and time of (spike + |V|/theta),
 averaged (plain running mean) over the training batches since the last
 structure update; computed in training mode only and never back-propagated.
+
+The same tap also keeps the *depolarisation* variant, spike + max(V, 0)/theta
+(:attr:`ActivityTap.drive`). SLAYER's CUBA neurons integrate inhibitory
+current, so a channel that is held far below rest (V << 0) never fires, yet
+scores high on |V|: it looks important while it sends nothing downstream.
+Counting only the potential that pushes towards the threshold ranks such
+channels as what they cost a deployment: nothing useful.
 """
 
 from __future__ import annotations
@@ -23,7 +30,15 @@ def channel_activity(spikes: torch.Tensor, voltage: torch.Tensor, threshold: flo
     """Per-channel mean of spike + |after-reset V| / threshold; channel is dim 1
     of (N, C, H, W, T) or (N, F, T). One fused pass: a spiking step counts 1
     (its after-reset V is 0), a silent one |V|/threshold."""
-    val = voltage.detach().abs()
+    return _channel_mean(voltage.detach().abs(), spikes, threshold)
+
+
+def channel_drive(spikes: torch.Tensor, voltage: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Per-channel mean of spike + max(after-reset V, 0) / threshold."""
+    return _channel_mean(voltage.detach().clamp(min=0), spikes, threshold)
+
+
+def _channel_mean(val: torch.Tensor, spikes: torch.Tensor, threshold: float) -> torch.Tensor:
     val.masked_fill_(spikes.detach() > 0, float(threshold))
     dims = [d for d in range(val.dim()) if d != 1]
     # float32 reduction: a float64 one is ~4x slower and the training step budget is tight
@@ -35,12 +50,13 @@ class ActivityTap:
     module is training and grad is enabled (i.e. inside the training loop).
     ``local_sums``: what each data-parallel process sums over its own shard."""
 
-    local_sums = ("score_sum", "batches")
+    local_sums = ("score_sum", "drive_sum", "batches")
 
     def __init__(self, block: torch.nn.Module, channels: int):
         self.block = block
         self.spike = block.neuron.spike
         self.score_sum = torch.zeros(channels, dtype=torch.float64)
+        self.drive_sum = torch.zeros(channels, dtype=torch.float64)
         self.batches = 0
 
     def __call__(self, voltage: torch.Tensor) -> torch.Tensor:
@@ -48,6 +64,7 @@ class ActivityTap:
         if self.block.training and torch.is_grad_enabled():
             with torch.no_grad():
                 self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold).cpu()
+                self.drive_sum += channel_drive(spikes, voltage, self.block.neuron.threshold).cpu()
             self.batches += 1
         return spikes
 
@@ -55,8 +72,13 @@ class ActivityTap:
     def score(self) -> torch.Tensor:
         return self.score_sum / max(self.batches, 1)
 
+    @property
+    def drive(self) -> torch.Tensor:
+        return self.drive_sum / max(self.batches, 1)
+
     def reset(self) -> None:
         self.score_sum.zero_()
+        self.drive_sum.zero_()
         self.batches = 0
 
 

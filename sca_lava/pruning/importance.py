@@ -30,7 +30,7 @@ import numpy as np
 from sca_lava.errors import ScaLavaError
 
 #: global ranking rules: importance per unit of marginal budget cost, or importance alone
-RANKINGS = ("cost", "plain")
+RANKINGS = ("cost", "plain", "layer")
 
 
 @dataclass
@@ -44,6 +44,10 @@ class ScoreContext:
 
 def activity_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     return {i: tap.score.numpy().copy() for i, tap in ctx.taps.items()}
+
+
+def drive_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
+    return {i: tap.drive.numpy().copy() for i, tap in ctx.taps.items()}
 
 
 def group_l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
@@ -103,6 +107,7 @@ CRITERIA = {
     "sca-paper": Criterion("sca-paper", activity_scores, True,
                            "spiking activity + gradient regrowth, plain global ranking (the paper)", "plain"),
     "sca-noregrow": Criterion("sca-noregrow", activity_scores, False, "spiking activity, no regrowth"),
+    "sca-drive": Criterion("sca-drive", drive_scores, True, "spike + depolarisation max(V,0), gradient regrowth"),
     "group-l1": Criterion("group-l1", group_l1_scores, False, "mean |w| of the filter and its next-layer slice"),
     "gain": Criterion("gain", gain_scores, False, "|channel gain|"),
     "taylor": Criterion("taylor", taylor_scores, False, "first-order Taylor |sum w dL/dw|"),

@@ -459,6 +459,11 @@ class SCAPruner(Callback):
             marg = model.marginal(masks, act)
             key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
             tiebreak = {b: -marg[b] for b in scores}
+        elif cfg.effective_ranking == "layer":  # rank within the layer, as a fraction of its width
+            marg = model.marginal(masks, act)
+            key = {b: (np.argsort(np.argsort(scores[b], kind="stable"), kind="stable") + 1.0) / len(scores[b])
+                   for b in scores}
+            tiebreak = {b: -marg[b] for b in scores}
         balance = 1.0 if cfg.effective_ranking == "cost" else 0.0
         exact = None
         if self.kind == "energy":  # search with today's allocation, then check the chosen structure's own
@@ -543,6 +548,7 @@ class SCAPruner(Callback):
             "updates": list(self.updates),
             "masks": {str(i): torch.from_numpy(m.astype(np.float32)) for i, m in self.masks().items()},
             "scores": {str(i): t.score_sum.clone() for i, t in self.taps.items()},
+            "drives": {str(i): t.drive_sum.clone() for i, t in self.taps.items()},
             "score_batches": {str(i): int(t.batches) for i, t in self.taps.items()},
             "grads": {str(i): g.grad_acc.clone() for i, g in self.gates.items()},
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
@@ -559,6 +565,8 @@ class SCAPruner(Callback):
                 getattr(self.model.blocks[int(key)], MASK).copy_(m)
             for key, v in state.get("scores", {}).items():
                 self.taps[int(key)].score_sum.copy_(v)
+            for key, v in state.get("drives", {}).items():
+                self.taps[int(key)].drive_sum.copy_(v)
                 self.taps[int(key)].batches = int(state["score_batches"][key])
             for key, v in state.get("grads", {}).items():
                 self.gates[int(key)].grad_acc.copy_(v)

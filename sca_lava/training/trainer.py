@@ -59,6 +59,8 @@ class TrainConfig:
     eval_batch_size: int = 200
     shift: int = 0  # augmentation: random shifts of up to this many pixels (static images only)
     flip: bool = False  # augmentation: random horizontal flips (static images only)
+    rate_floor: float = 0.0  # hidden layers firing below this mean rate are pushed up (0: off)
+    rate_weight: float = 0.05  # weight of that push per sample (a silent layer costs rate_weight)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -78,7 +80,7 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or not (0 if name in ("seed", "shift") else 1) <= v <= (
                     SEED_MAX if name == "seed" else 10**7):
                 raise ScaLavaError(f"train config: {name} must be a positive integer in range, got {v!r}"[:160])
-        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum"):
+        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum", "rate_floor", "rate_weight"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ScaLavaError(f"train config: {name} must be a finite number >= 0, got {v!r}"[:160])
@@ -89,6 +91,16 @@ class TrainConfig:
                                    f"got {getattr(self, name)!r}"[:160])
         if self.encoding not in ENCODINGS:
             raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
+
+
+def rate_floor_penalty(outputs, floor: float):
+    """sum over hidden layers of relu(floor - mean firing rate)^2 (per sample)."""
+    import torch
+
+    total = 0.0
+    for s in outputs:
+        total = total + (torch.relu(floor - s.mean()) / floor) ** 2
+    return total
 
 
 class Callback:
@@ -285,6 +297,8 @@ class Trainer:
             yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
             outs = self.forward_all(xb)
             loss = self.loss_fn(outs[-1], yb)
+            if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
+                loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * len(idx)
             self.optimizer.zero_grad()
             loss.backward()
             for cb in self.callbacks:
