@@ -28,6 +28,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[str, str]:
+    """(stdout, stderr) of a torchrun; on a hang, SIGTERM (torchrun then stops
+    its workers, which run in sessions of their own) and SIGKILL for any worker
+    left, so a hung run fails without leaving orphans (subprocess.run's
+    timeout SIGKILLs torchrun alone and its workers live on)."""
+    import psutil
+
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        workers = psutil.Process(proc.pid).children(recursive=True)
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        for w in workers:  # they hold the pipes open: reading to the end needs them gone
+            try:
+                w.kill()
+            except psutil.NoSuchProcess:
+                pass
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun did not finish in {timeout} s:\n{(out or '')[-2000:]}{(err or '')[-3000:]}")
+
+
 def test_global_batches_are_the_single_process_order_split_over_ranks():
     for world in (1, 2, 3):
         batches = global_batches(50, 16, seed=3, epoch=2, world_size=world)
@@ -65,7 +90,7 @@ def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
            f"--master_port={_free_port()}", str(HERE / "dist_worker.py"), out]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     single = dist_worker.run(str(tmp_path / "single.pt"), world=False)  # meanwhile, one process
-    log, _ = proc.communicate(timeout=600)
+    log, _ = _finish(proc)
     assert proc.returncode == 0, log[-3000:]
     ranks = [torch.load(out.replace("RANK", str(r)), weights_only=True) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
@@ -104,9 +129,10 @@ def test_torchrun_cli_resumes_under_the_same_world_size_only(tmp_path, capsys):
     for extra in (first, ["--resume"]):  # the resumed run takes its settings from the checkpoint
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
                f"--master_port={_free_port()}", "-m", "sca_lava", *common, *extra]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-        assert sum(line.startswith("epoch ") for line in proc.stdout.splitlines()) == 1  # rank 0 alone logs
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = _finish(proc)
+        assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
+        assert sum(line.startswith("epoch ") for line in stdout.splitlines()) == 1  # rank 0 alone logs
     state = load_checkpoint(out / "model.pt")
     assert state["world_size"] == 2 and state["epoch"] == 2 and len(state["history"]) == 2
     assert main([*common, "--resume"]) == 2
