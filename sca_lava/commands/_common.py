@@ -90,13 +90,14 @@ def add_command(sub, name: str, run, *, help: str, description: str) -> argparse
     return p
 
 
-def add_training_command(sub, name: str, body, *, out: str, resume_from: str, help: str,
+def add_training_command(sub, name: str, body, options, *, out: str, resume_from: str, help: str,
                          description: str) -> argparse.ArgumentParser:
     """The parser of a command that trains (train, prune): ``--out``, the
-    command's own options (added by the caller), then the shared training and
+    command's own options (``options(parser)``), then the shared training and
     data options; ``body(args, dist)`` runs inside :func:`run_distributed`."""
     p = add_command(sub, name, functools.partial(run_distributed, body=body), help=help, description=description)
     p.add_argument("--out", default=out, help="output folder")
+    options(p)
     add_training_args(p.add_argument_group("training"), resume_from)
     add_data_args(p.add_argument_group("data"))
     return p

@@ -12,15 +12,18 @@ from sca_lava.commands._common import (
 
 
 def register(sub) -> None:
+    add_training_command(sub, "prune", _prune, _options, out="runs/prune", resume_from="OUT/masked.pt",
+                         help="prune whole channels with SCA and shrink the network",
+                         description="Train with SCA channel masks (global activity ranking, gradient "
+                         "regrowth, scheduled sparsity), remove the masked channels and write OUT/masked.pt "
+                         "(resumable), OUT/pruned.pt, OUT/pruned.net and OUT/report.{json,md,png}.")
+
+
+def _options(p) -> None:
     from sca_lava.pruning.cost import BUDGET_KINDS
     from sca_lava.pruning.importance import CRITERIA, RANKINGS
     from sca_lava.pruning.schedule import SCHEDULES
 
-    p = add_training_command(sub, "prune", _prune, out="runs/prune", resume_from="OUT/masked.pt",
-                             help="prune whole channels with SCA and shrink the network",
-                             description="Train with SCA channel masks (global activity ranking, gradient "
-                             "regrowth, scheduled sparsity), remove the masked channels and write OUT/masked.pt "
-                             "(resumable), OUT/pruned.pt, OUT/pruned.net and OUT/report.{json,md,png}.")
     p.add_argument("--from", dest="from_ckpt", default=None,
                    help="dense checkpoint to fine-tune (default: train from scratch)")
     p.add_argument("--config", default=None, help="network config JSON or network name when training from scratch")

@@ -10,10 +10,13 @@ from sca_lava.commands._common import (
 
 
 def register(sub) -> None:
-    p = add_training_command(sub, "train", _train, out="runs/train", resume_from="OUT/model.pt",
-                             help="train a dense spiking CNN with SLAYER",
-                             description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
-                             "every epoch) and OUT/history.json.")
+    add_training_command(sub, "train", _train, _options, out="runs/train", resume_from="OUT/model.pt",
+                         help="train a dense spiking CNN with SLAYER",
+                         description="Train a dense SLAYER network; writes OUT/model.pt (checkpoint after "
+                         "every epoch) and OUT/history.json.")
+
+
+def _options(p) -> None:
     p.add_argument("--config", default=None, help="network config JSON or YAML, or a network name: mnist_vgg (default), mnist_small_dense, tiny")
 
 
