@@ -78,16 +78,3 @@ def test_runtime_is_stopped_after_a_run(trained_small):
     run_lava(path, encode(data.test_x[:2], model.config.num_steps), progress=False)
     assert _no_leaked_children() == []
 
-
-def test_lava_imports_after_the_start_method_was_fixed():
-    """A fresh interpreter whose default multiprocessing context is already
-    fixed (what a tqdm lock does) still imports Lava through import_lava and
-    runs it with 'fork'."""
-    import subprocess
-    import sys
-
-    code = ("import multiprocessing as mp; mp.RLock(); "
-            "from sca_lava.deploy.lava_runner import import_lava; import_lava(); "
-            "print(mp.get_start_method())")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0 and proc.stdout.split()[-1] == "fork", proc.stderr[-2000:]
