@@ -45,3 +45,13 @@ def test_slayer_import_is_quiet_and_lava_imports_after_the_start_method_was_fixe
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("--\n") and out.stdout.split()[-1] == "fork"
     assert "Prophesee" not in out.stderr
+
+
+def test_a_bad_netx_file_fails_before_torch_and_lava_are_imported(tmp_path):
+    """evaluate and simulate read the file first: a corrupt one is a one-line
+    error in a fraction of a second, not after seconds of importing torch."""
+    bad = tmp_path / "corrupt.net"
+    bad.write_bytes(b"\x89HDF\r\n garbage")
+    for command in ("evaluate", "simulate"):
+        code = (f"from sca_lava.cli import main\nassert main([{command!r}, {str(bad)!r}]) == 2")
+        assert [m for m in _loaded_after(code) if m in ("torch", "lava")] == [], command

@@ -30,7 +30,6 @@ def register(sub) -> None:
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
     from sca_lava.commands._input import drive_for
-    from sca_lava.deploy.fixed_point import evaluate_netx
     from sca_lava.errors import ScaLavaError
 
     if args.verify < 0:
@@ -38,6 +37,7 @@ def run(args) -> int:
     if args.json:
         check_output_path(args.json, "file")
     spec, drive = drive_for(args, args.model, args.split, args.samples)  # the file is read once
+    from sca_lava.deploy.fixed_point import evaluate_netx  # torch: only once the input is good
     report = evaluate_netx(args.model, drive.spikes, drive.labels, batch_size=args.batch_size, device=args.device,
                            verify=args.verify, progress=not args.no_progress, spec=spec, bias=drive.bias,
                            steps=drive.steps)

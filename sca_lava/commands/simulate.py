@@ -23,12 +23,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
     from sca_lava.commands._input import drive_for, read_spec
-    from sca_lava.deploy.agreement import compare_with_slayer
-    from sca_lava.deploy.lava_runner import run_lava
 
     if args.json:
         check_output_path(args.json, "file")
-    spec = read_spec(args, args.model)
+    spec = read_spec(args, args.model)  # a bad file fails here, before torch and Lava are imported
+    from sca_lava.deploy.agreement import compare_with_slayer
+    from sca_lava.deploy.lava_runner import run_lava
+
     model = None
     if args.checkpoint:
         from sca_lava.training.trainer import load_trained
