@@ -151,7 +151,7 @@ def run_grid(args) -> None:
             write_json(dense_file, row)
             print(f"seed {seed} dense: acc {row['accuracy']:.4f}", flush=True)
         ref = json.loads(dense_file.read_text())
-        ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr)
+        ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr, rate_floor=args.rate_floor)
         for crit, kind, value in pending:
             t0 = time.time()
             small, rep = prune_and_shrink(dense, data, prune_config(crit, kind, value, seed), ptcfg,
@@ -276,8 +276,10 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (split, init, batch order)")
     p.add_argument("--epochs", type=int, default=None, help="dense epochs (default: the demo recipe)")
     p.add_argument("--shift", type=int, default=None, help="dense training shift augmentation (default: recipe)")
-    p.add_argument("--prune-epochs", type=int, default=6)
+    p.add_argument("--prune-epochs", type=int, default=None, help="default: the demo recipe's")
     p.add_argument("--prune-lr", type=float, default=1e-3)
+    p.add_argument("--rate-floor", type=float, default=None,
+                   help="hidden-layer rate floor while pruning (default: the demo recipe's)")
     p.add_argument("--energy", type=float, nargs="*", default=[0.5, 0.3, 0.15],
                    help="Loihi 2 dynamic-energy budgets (fractions of dense)")
     p.add_argument("--params", type=float, nargs="*", default=[0.5, 0.3, 0.15],
@@ -295,7 +297,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     recipe = RECIPES.get(args.arch, {})
     args.epochs = args.epochs or recipe.get("epochs", 8)
+    args.prune_epochs = args.prune_epochs or recipe.get("prune_epochs", 6)
     args.shift = recipe.get("shift", 0) if args.shift is None else args.shift
+    args.rate_floor = recipe.get("rate_floor", 0.0) if args.rate_floor is None else args.rate_floor
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

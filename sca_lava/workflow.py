@@ -28,10 +28,11 @@ from sca_lava.pruning.cost import NEEDS_PROFILE, parse_budget
 PROFILES = ("loihi1", "loihi2")
 
 #: per network: dense training recipe and how many test digits Lava runs
+#: (rate_floor: hidden-layer firing-rate floor while pruning, see TrainConfig.rate_floor)
 RECIPES = {
-    "mnist_vgg": {"epochs": 10, "shift": 2, "prune_epochs": 6, "lava_samples": 20},
-    "mnist_small_dense": {"epochs": 8, "shift": 0, "prune_epochs": 6, "lava_samples": 30},
-    "tiny": {"epochs": 3, "shift": 0, "prune_epochs": 3, "lava_samples": 5},
+    "mnist_vgg": {"epochs": 12, "shift": 1, "prune_epochs": 5, "lava_samples": 10, "rate_floor": 0.02},
+    "mnist_small_dense": {"epochs": 8, "shift": 0, "prune_epochs": 6, "lava_samples": 10, "rate_floor": 0.0},
+    "tiny": {"epochs": 3, "shift": 0, "prune_epochs": 3, "lava_samples": 5, "rate_floor": 0.0},
 }
 
 
@@ -43,11 +44,12 @@ class DemoConfig:
     arch: str = "mnist_vgg"
     epochs: int | None = None
     prune_epochs: int | None = None
-    criterion: str = "sca"
+    criterion: str = "sca-drive"  # SCA with the depolarisation score (docs/pruning.md: why not |V| here)
     budget: str = "energy=0.3"
     profile: str = "loihi2"
     lava_samples: int | None = None
     shift: int | None = None
+    rate_floor: float | None = None
     budget_samples: int = 100
     train_samples: int | None = None
     test_samples: int | None = None
@@ -261,7 +263,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
                                              spec=specs["dense"])
 
     with stage("prune", f"{cfg.criterion} pruning to {cfg.budget} ({cfg.profile}) + surgery"):
-        ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size)
+        ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size,
+                            rate_floor=cfg.recipe("rate_floor"))
         small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=cfg.progress,
                                          resume=cfg.resume, log=log, dist=dist)
         kind, value = parse_budget(cfg.budget)
@@ -269,6 +272,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
                     for c in report["channels_per_layer"]]
         summary["pruned"] = {
             "criterion": cfg.criterion,
+            "ranking": pcfg.effective_ranking,
+            "rate_floor": ptcfg.rate_floor,
             "budget": {"kind": kind, "value": value, "profile": cfg.profile if kind in ("energy", "cores") else None},
             "test_accuracy": report["test_accuracy"],
             "param_fraction": report["param_fraction"],

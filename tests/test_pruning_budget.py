@@ -213,7 +213,7 @@ def test_cli_energy_budget(tmp_path, capsys):
     assert code == 0
     assert "budget energy=0.5 on loihi2" in capsys.readouterr().out
     rep = json.loads((tmp_path / "report.json").read_text())
-    assert "budget: `energy=0.5` on loihi2, cost ranking" in (tmp_path / "report.md").read_text()
+    assert "budget: `energy=0.5` on loihi2, layer ranking" in (tmp_path / "report.md").read_text()
     assert rep["budget"]["kind"] == "energy" and rep["budget"]["profile"] == "loihi2"
     assert rep["updates"][-1]["cost_fraction"] <= 0.5 + 1e-9
 

@@ -16,8 +16,9 @@ def register(sub) -> None:
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHS),
                    help=f"network (default {DEFAULT_ARCH}: conv-dominated VGG-style net)")
     p.add_argument("--epochs", type=positive_int, default=None, help="dense training epochs (default: the network's recipe)")
-    p.add_argument("--prune-epochs", type=positive_int, default=None, help="SCA fine-tuning epochs (default 6)")
-    p.add_argument("--criterion", default="sca", help="pruning criterion (default sca)")
+    p.add_argument("--prune-epochs", type=positive_int, default=None, help="SCA fine-tuning epochs (default: the network's recipe)")
+    p.add_argument("--criterion", default="sca-drive",
+                   help="pruning criterion (default sca-drive: SCA scoring depolarisation instead of |V|)")
     p.add_argument("--budget", default="energy=0.3",
                    help="pruning budget KIND=VALUE, as for sca-lava prune (default energy=0.3: 30 %% of the dense "
                    "net's dynamic energy per inference on --profile)")

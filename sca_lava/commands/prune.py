@@ -33,7 +33,8 @@ def _options(p) -> None:
     p.add_argument("--profile", default=None, help="hardware profile of an energy or cores budget (e.g. loihi2)")
     p.add_argument("--criterion", default=None, choices=tuple(CRITERIA), help="channel importance (default sca)")
     p.add_argument("--ranking", default=None, choices=RANKINGS,
-                   help="cost: importance per unit of marginal budget cost (default); plain: importance alone")
+                   help="layer: importance per unit of marginal cost, ranked within each layer (default); "
+                   "cost: importance per unit of marginal cost across layers; plain: importance alone")
     p.add_argument("--schedule", default=None, choices=SCHEDULES, help="sparsity ramp (default cubic)")
     p.add_argument("--ramp-start", type=int, default=None, help="epoch the ramp starts (default 0)")
     p.add_argument("--ramp-epochs", type=positive_int, default=None,

@@ -3,8 +3,10 @@ Torch-Pruning split): a criterion maps the current model state to one score
 per prunable channel (higher = keep); :mod:`sca_lava.pruning.sca` does the
 ranking, the schedule and the masks identically for all of them.
 
-- ``sca``: spiking channel activity (spike + |V|/theta), gradient regrowth,
-  ranked per unit of marginal cost of the chosen budget;
+- ``sca``: spiking channel activity (spike + |V|/theta, the published
+  signal), gradient regrowth, ranked by ``PruneConfig.ranking``;
+- ``sca-drive``: the same with the depolarisation max(V, 0) instead of |V|
+  (CUBA neurons held far below rest score high on |V| yet never fire);
 - ``sca-paper``: the same signal and regrowth, ranked by the score alone (the
   paper's plain global ranking: the faithful reproduction);
 - ``sca-noregrow``: ``sca`` without regrowth (ablation);
@@ -29,8 +31,9 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 
-#: global ranking rules: importance per unit of marginal budget cost, or importance alone
-RANKINGS = ("cost", "plain", "layer")
+#: global ranking rules (sca_lava.pruning.sca): per-layer rank of importance per cost,
+#: importance per unit of marginal cost across layers, or importance alone
+RANKINGS = ("layer", "cost", "plain")
 
 
 @dataclass
