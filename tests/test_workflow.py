@@ -26,7 +26,9 @@ def test_stages_time_each_named_stage_and_accumulate():
 
 def test_recipe_defaults_per_network_and_explicit_values_win():
     assert DemoConfig(arch="mnist_small_dense").recipe("epochs") == 8
-    assert DemoConfig(arch="mnist_vgg").recipe("shift") == 2
+    assert DemoConfig(arch="mnist_vgg").recipe("shift") == 1
+    assert DemoConfig(arch="mnist_vgg").recipe("rate_floor") == 0.02
+    assert DemoConfig(arch="mnist_vgg", rate_floor=0.0).recipe("rate_floor") == 0.0
     assert DemoConfig(arch="mnist_vgg", epochs=3).recipe("epochs") == 3
 
 
