@@ -130,3 +130,9 @@ def test_rate_floor_revives_a_layer_silenced_by_pruning():
         trainer = Trainer(model, TrainConfig(epochs=2, lr=3e-3, batch_size=16, rate_floor=floor))
         rates[floor] = trainer.fit(data, progress=False, log=None)[-1]["firing_rates"][1]
     assert rates[0.05] > 0.01 > rates[0.0]
+
+
+@pytest.mark.parametrize("floor", [-0.1, 1.5, float("nan")])
+def test_rate_floor_outside_0_1_is_a_one_line_error(floor):
+    with pytest.raises(ScaLavaError, match="rate_floor"):
+        TrainConfig(rate_floor=floor).validate()

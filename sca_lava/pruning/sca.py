@@ -476,15 +476,13 @@ class SCAPruner(Callback):
         masks = self.masks()
         model = self.cost_model
         key = tiebreak = None
-        if cfg.effective_ranking == "cost":  # importance per unit of marginal cost; ties: costlier first
+        if cfg.effective_ranking in ("cost", "layer"):  # importance per unit of marginal cost; ties: costlier first
             marg = model.marginal(masks, act)
             key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
             tiebreak = {b: -marg[b] for b in scores}
-        elif cfg.effective_ranking == "layer":  # importance per cost, ranked within each layer (see module doc)
-            marg = model.marginal(masks, act)
-            key = {b: layer_percentile(scores[b] / np.maximum(marg[b], 1e-12)) for b in scores}
-            tiebreak = {b: -marg[b] for b in scores}
-            signal = {b: layer_percentile(v) for b, v in signal.items()}
+            if cfg.effective_ranking == "layer":  # ranked within each layer (see module doc)
+                key = {b: layer_percentile(v) for b, v in key.items()}
+                signal = {b: layer_percentile(v) for b, v in signal.items()}
         balance = 1.0 if cfg.effective_ranking == "cost" else 0.0
         exact = None
         if self.kind == "energy":  # search with today's allocation, then check the chosen structure's own

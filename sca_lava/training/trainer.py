@@ -89,18 +89,16 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ScaLavaError(f"train config: {name} must be one of {', '.join(allowed)}, "
                                    f"got {getattr(self, name)!r}"[:160])
+        if self.rate_floor > 1:
+            raise ScaLavaError(f"train config: rate_floor is a firing rate in [0, 1], got {self.rate_floor!r}"[:160])
         if self.encoding not in ENCODINGS:
             raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
 
 
 def rate_floor_penalty(outputs, floor: float):
-    """sum over hidden layers of relu(floor - mean firing rate)^2 (per sample)."""
-    import torch
-
-    total = 0.0
-    for s in outputs:
-        total = total + (torch.relu(floor - s.mean()) / floor) ** 2
-    return total
+    """Sum over the given layer outputs of (max(0, floor - mean rate) / floor)^2:
+    0 above the floor, 1 for a silent layer."""
+    return sum((torch.relu(floor - s.mean()) / floor) ** 2 for s in outputs)
 
 
 class Callback:
