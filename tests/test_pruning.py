@@ -40,9 +40,9 @@ def tiny_config() -> NetworkConfig:
     return cfg
 
 
-def masked_net(seed=0, every=3):
+def masked_net(seed=0, every=3, criterion="sca"):
     model = build_network(tiny_config(), seed)
-    pruner = SCAPruner(PruneConfig())
+    pruner = SCAPruner(PruneConfig(criterion=criterion))
     pruner.attach(model, 3)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -93,15 +93,21 @@ def test_drive_score_does_not_reward_an_inhibited_channel():
 
 def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
     model, pruner = masked_net()
+    drive_model, drive_pruner = masked_net(criterion="sca-drive")  # same weights and masks
     model.train()
+    drive_model.train()
     model.forward_all(spikes_of(data, 8))
+    drive_model.forward_all(spikes_of(data, 8))
     for i, tap in pruner.taps.items():
         mask = getattr(model.blocks[i], MASK).bool()
-        assert tap.batches == 1
+        drive = drive_pruner.taps[i]
+        assert tap.batches == 1 and drive.batches == 1
         assert torch.all(tap.score[~mask] == 0)
         assert tap.score[mask].sum() > 0
-        assert torch.all(tap.drive[~mask] == 0)
-        assert torch.all(tap.drive <= tap.score + 1e-12)
+        assert torch.all(drive.drive[~mask] == 0)
+        assert torch.all(drive.drive <= tap.score + 1e-12)
+        # each tap computes only what its criterion reads
+        assert torch.all(tap.drive == 0) and torch.all(drive.score == 0) and drive.drive.sum() > 0
     # eval / no-grad passes are not counted
     with torch.no_grad():
         model.forward_all(spikes_of(data, 8))

@@ -19,6 +19,9 @@ current, so a channel that is held far below rest (V << 0) never fires, yet
 scores high on |V|: it looks important while it sends nothing downstream.
 Counting only the potential that pushes towards the threshold ranks such
 channels as what they cost a deployment: nothing useful.
+
+A tap computes only the signals its criterion reads (``signals``): each is a
+full pass over the layer's voltage on every training batch.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ def _channel_mean(val: torch.Tensor, spikes: torch.Tensor, threshold: float) -> 
     return val.mean(dim=dims).to(torch.float64) / float(threshold)
 
 
+#: what a tap can accumulate: spike + |V|/theta (``score``), spike + max(V, 0)/theta (``drive``)
+SIGNALS = ("abs", "drive")
+
+
 class ActivityTap:
     """Replaces ``block.neuron.spike``; accumulates channel activity while the
     module is training and grad is enabled (i.e. inside the training loop).
@@ -52,8 +59,12 @@ class ActivityTap:
 
     local_sums = ("score_sum", "drive_sum", "batches")
 
-    def __init__(self, block: torch.nn.Module, channels: int):
+    def __init__(self, block: torch.nn.Module, channels: int, signals: tuple[str, ...] = SIGNALS):
+        unknown = set(signals) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"unknown activity signal(s) {sorted(unknown)} (choose from {', '.join(SIGNALS)})")
         self.block = block
+        self.signals = tuple(signals)
         self.spike = block.neuron.spike
         self.score_sum = torch.zeros(channels, dtype=torch.float64)
         self.drive_sum = torch.zeros(channels, dtype=torch.float64)
@@ -63,8 +74,10 @@ class ActivityTap:
         spikes = self.spike(voltage)
         if self.block.training and torch.is_grad_enabled():
             with torch.no_grad():
-                self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold).cpu()
-                self.drive_sum += channel_drive(spikes, voltage, self.block.neuron.threshold).cpu()
+                if "abs" in self.signals:
+                    self.score_sum += channel_activity(spikes, voltage, self.block.neuron.threshold).cpu()
+                if "drive" in self.signals:
+                    self.drive_sum += channel_drive(spikes, voltage, self.block.neuron.threshold).cpu()
             self.batches += 1
         return spikes
 
@@ -82,8 +95,8 @@ class ActivityTap:
         self.batches = 0
 
 
-def install_taps(model, blocks: list[int]) -> dict[int, ActivityTap]:
-    """Tap the neurons of the given blocks (idempotent)."""
+def install_taps(model, blocks: list[int], signals: tuple[str, ...] = SIGNALS) -> dict[int, ActivityTap]:
+    """Tap the neurons of the given blocks (idempotent), accumulating ``signals``."""
     taps = {}
     for i in blocks:
         block = model.blocks[i]
@@ -91,7 +104,7 @@ def install_taps(model, blocks: list[int]) -> dict[int, ActivityTap]:
         if isinstance(current, ActivityTap):
             taps[i] = current
             continue
-        tap = ActivityTap(block, block.synapse.out_channels)
+        tap = ActivityTap(block, block.synapse.out_channels, signals)
         block.neuron.spike = tap
         taps[i] = tap
     return taps

@@ -89,8 +89,6 @@ class CostTap:
         self.steps = 0
         self.force = False
         self.handle = None
-        if geo.kind == "conv":
-            self.kernel = torch.ones(1, 1, geo.kernel, geo.kernel)
 
     def __call__(self, module, args, output) -> None:
         import torch
@@ -103,26 +101,14 @@ class CostTap:
     def record(self, x, out) -> None:
         import torch
 
-        from sca_lava.metrics import per_neuron_counts
-
         n, t = x.shape[0], x.shape[-1]
-        self.inputs += torch.from_numpy(per_neuron_counts(x).reshape(-1))
-        if self.geo.kind == "conv":
-            fired = (x != 0).any(dim=1).permute(0, 3, 1, 2).reshape(n * t, 1, *x.shape[2:4]).float()
-            if self.kernel.device != fired.device:
-                self.kernel = self.kernel.to(fired.device)
-            ev = torch.nn.functional.conv2d(fired, self.kernel, stride=self.geo.stride, padding=self.geo.padding)
-            ev = ev.reshape(n, t, -1) > 0.5
-        else:
-            ev = (x.reshape(n, -1, t) != 0).any(dim=1).reshape(n, t, 1)
-        c = ev.to(torch.int32).cumsum(dim=1)
-        if self.horizon < t:  # active[t] = an event in steps t-h+1 .. t
-            h = int(self.horizon)
-            c = c.clone()
-            c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
-        self.active += float((c > 0).sum())  # one sync per batch, as the loss's .item()
+        nz = (x != 0).to(torch.float32)  # one elementwise pass, shared by both counts below
+        # per input neuron: events summed over samples and steps (exact in float32 below 2^24)
+        self.inputs += nz.sum(dim=0).sum(dim=-1).reshape(-1).to(torch.float64).cpu()
+        fired = nz.amax(dim=1) if self.geo.kind == "conv" else nz.reshape(n, -1, t).amax(dim=1, keepdim=True)
+        self.active += active_steps(fired, self.geo, self.horizon)  # one sync per batch, as the loss's .item()
         if self.last:
-            self.host += float(per_neuron_counts(out).sum())
+            self.host += float((out != 0).sum())
         self.samples += n
         self.steps = t
 
@@ -130,6 +116,51 @@ class CostTap:
         self.inputs.zero_()
         self.active = self.host = 0.0
         self.samples = 0
+
+
+def active_steps(fired, geo: LayerGeometry, horizon: float) -> float:
+    """Active neuron-steps of ONE output channel of a synaptic layer, summed
+    over the batch: a neuron is active at step t when an input event reached
+    its receptive field in steps t-h+1 .. t (h = ``horizon``).
+    ``fired``: (N, H, W, T) for a conv (any input channel fired at that
+    position and step), (N, 1, T) for a dense layer.
+
+    Two computations of that one definition: when the horizon spans the whole
+    window (the usual case: SLAYER's CUBA decays keep a state for hundreds of
+    steps) a neuron is active from the first event in its receptive field on,
+    so a min-pool of per-position first-event steps on N small images gives
+    the count; otherwise a conv of the per-step event maps over N x T images
+    and a sliding window (:func:`active_steps_windowed`)."""
+    import torch
+
+    t = fired.shape[-1]
+    if horizon < t or (geo.kind == "conv" and 2 * geo.padding > geo.kernel):
+        return active_steps_windowed(fired, geo, horizon)
+    first = torch.where(fired.amax(dim=-1) > 0, fired.argmax(dim=-1).to(torch.float32), float(t))
+    if geo.kind == "conv":  # earliest event in each receptive field (zero padding: no event)
+        first = -torch.nn.functional.max_pool2d(-first.unsqueeze(1), geo.kernel, geo.stride, geo.padding)
+    return float((t - first).sum())
+
+
+def active_steps_windowed(fired, geo: LayerGeometry, horizon: float) -> float:
+    """:func:`active_steps` for any horizon, step by step."""
+    import torch
+
+    t = fired.shape[-1]
+    n = fired.shape[0]
+    if geo.kind == "conv":
+        maps = fired.permute(0, 3, 1, 2).reshape(n * t, 1, *fired.shape[1:3])
+        kernel = torch.ones(1, 1, geo.kernel, geo.kernel, dtype=maps.dtype, device=maps.device)
+        ev = torch.nn.functional.conv2d(maps, kernel, stride=geo.stride, padding=geo.padding)
+        ev = ev.reshape(n, t, -1) > 0.5
+    else:
+        ev = fired.reshape(n, 1, t).transpose(1, 2) > 0
+    c = ev.to(torch.int32).cumsum(dim=1)
+    if horizon < t:  # active[t] = an event in steps t-h+1 .. t
+        h = int(horizon)
+        c = c.clone()
+        c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
+    return float((c > 0).sum())
 
 
 @dataclass

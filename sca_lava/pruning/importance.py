@@ -103,14 +103,18 @@ class Criterion:
     regrows: bool
     help: str
     ranking: str | None = None  # None: PruneConfig.ranking; "plain" forces the score-only ranking
+    signals: tuple[str, ...] = ()  # activity the taps accumulate for it (sca_lava.pruning.activity.SIGNALS)
 
 
 CRITERIA = {
-    "sca": Criterion("sca", activity_scores, True, "spiking activity + gradient regrowth, cost-aware ranking"),
+    "sca": Criterion("sca", activity_scores, True, "spiking activity + gradient regrowth, cost-aware ranking",
+                     signals=("abs",)),
     "sca-paper": Criterion("sca-paper", activity_scores, True,
-                           "spiking activity + gradient regrowth, plain global ranking (the paper)", "plain"),
-    "sca-noregrow": Criterion("sca-noregrow", activity_scores, False, "spiking activity, no regrowth"),
-    "sca-drive": Criterion("sca-drive", drive_scores, True, "spike + depolarisation max(V,0), gradient regrowth"),
+                           "spiking activity + gradient regrowth, plain global ranking (the paper)", "plain", ("abs",)),
+    "sca-noregrow": Criterion("sca-noregrow", activity_scores, False, "spiking activity, no regrowth",
+                              signals=("abs",)),
+    "sca-drive": Criterion("sca-drive", drive_scores, True, "spike + depolarisation max(V,0), gradient regrowth",
+                           signals=("drive",)),
     "group-l1": Criterion("group-l1", group_l1_scores, False, "mean |w| of the filter and its next-layer slice"),
     "gain": Criterion("gain", gain_scores, False, "|channel gain|"),
     "taylor": Criterion("taylor", taylor_scores, False, "first-order Taylor |sum w dL/dw|"),

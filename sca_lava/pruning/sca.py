@@ -311,7 +311,7 @@ class SCAPruner(Callback):
         self.epochs = int(epochs)
         self.geo = geometry(model.config)
         self.gates = install_gates(model)
-        self.taps = install_taps(model, sorted(self.gates))
+        self.taps = install_taps(model, sorted(self.gates), self.criterion.signals)
         self.cost_model = CostModel(model.config, self.kind, cfg.profile)
         self.cost_taps = install_cost_taps(model) if self.kind in NEEDS_ACTIVITY else {}
         self.extra_accumulators = list(self.cost_taps.values())  # summed over data-parallel processes
