@@ -136,3 +136,36 @@ def test_rate_floor_revives_a_layer_silenced_by_pruning():
 def test_rate_floor_outside_0_1_is_a_one_line_error(floor):
     with pytest.raises(ScaLavaError, match="rate_floor"):
         TrainConfig(rate_floor=floor).validate()
+
+
+def test_distillation_trains_towards_the_teacher_not_the_labels(mnist5k):
+    """Real SLAYER: with distill=1 and a teacher identical to the student the
+    loss is exactly 0 (labels ignored); with distill=0 it is the label loss;
+    a teacher whose rates differ gives a positive loss and a gradient."""
+    import copy
+
+    from sca_lava.training.trainer import distill_loss
+
+    data = mnist5k.subset(train=32, test=16)
+    cfg = small_config()
+    cfg.num_steps = 8
+    losses = {}
+    for weight in (0.0, 1.0):
+        model = build_network(cfg, 0)
+        tcfg = TrainConfig(epochs=1, lr=1e-12, lr_min=1e-12, batch_size=16, distill=weight)
+        trainer = Trainer(model, tcfg, teacher=copy.deepcopy(model))
+        losses[weight] = trainer.fit(data, progress=False, log=None)[-1]["train_loss"]
+    assert losses[1.0] == 0.0 < losses[0.0]
+    student = torch.zeros(2, 3, 4, requires_grad=True)
+    teacher = torch.zeros(2, 3, 4)
+    teacher[0, 1] = 1.0
+    loss = distill_loss(student, teacher)
+    loss.backward()
+    assert float(loss) == 1.0 and float(student.grad[0, 1].sum()) < 0
+
+
+def test_distillation_without_a_teacher_is_a_one_line_error(mnist5k):
+    with pytest.raises(ScaLavaError, match="teacher"):
+        Trainer(build_network(small_config(), 0), TrainConfig(distill=0.5))
+    with pytest.raises(ScaLavaError, match="distill"):
+        TrainConfig(distill=1.5).validate()

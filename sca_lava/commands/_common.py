@@ -81,6 +81,9 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     p.add_argument("--rate-floor", type=float, default=None, metavar="R",
                    help="push every hidden layer whose mean firing rate falls below R back up (default 0: off; "
                         "the demo uses 0.02 so no layer falls silent while channels are pruned)")
+    p.add_argument("--distill", type=float, default=None, metavar="W",
+                   help="pruning: weight in [0, 1] of matching the dense net's output rates instead of the "
+                        "label targets (default 0: labels only)")
 
 
 def add_command(sub, name: str, run, *, help: str, description: str) -> argparse.ArgumentParser:
@@ -148,7 +151,8 @@ def train_config_from_args(args, recorded: dict | None = None):
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
              "encoding": args.encoding, "optimizer": args.optimizer, "momentum": args.momentum,
              "lr_schedule": args.lr_schedule, "lr_step": args.lr_step, "lr_gamma": args.lr_gamma,
-             "shift": args.shift, "flip": args.flip, "rate_floor": args.rate_floor}
+             "shift": args.shift, "flip": args.flip, "rate_floor": args.rate_floor,
+             "distill": args.distill}
     if recorded is not None:
         base = TrainConfig.from_dict(recorded)
         for key, value in given.items():

@@ -69,7 +69,8 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     and measure. ``dense_reference`` (default: ``dense_model``) is the trained
     dense net the SynOps/accuracy fractions and the synops/energy budgets
     compare to (without either: the network as training starts, measured on
-    the first ``calibration_samples`` training samples). With ``out_dir``
+    the first ``calibration_samples`` training samples); it is also the
+    teacher when ``train_config.distill`` > 0. With ``out_dir``
     writes masked.pt (resumable), pruned.pt (a plain checkpoint
     ``load_trained`` reads), pruned.net (netx) and report.{json,md,png}.
     ``stop_after`` ends the training early (resume it later); the result is
@@ -92,7 +93,9 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     calib = data.train_x[:pcfg.calibration_samples]
     calib = calib if data.events else encode(calib, model.config.num_steps, tcfg.encoding)
     pruner = SCAPruner(pcfg, reference=calib, reference_model=reference)
-    trainer = Trainer(model, tcfg, [pruner], dist=dist)
+    if tcfg.distill > 0 and reference is None:
+        raise ScaLavaError("distillation (--distill) needs the trained dense net as teacher: prune --from a checkpoint")
+    trainer = Trainer(model, tcfg, [pruner], dist=dist, teacher=reference if tcfg.distill > 0 else None)
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / "masked.pt" if out is not None else None
     if resume and ckpt is not None and ckpt.exists():

@@ -61,6 +61,7 @@ class TrainConfig:
     flip: bool = False  # augmentation: random horizontal flips (static images only)
     rate_floor: float = 0.0  # hidden layers firing below this mean rate are pushed up (0: off)
     rate_weight: float = 0.05  # weight of that push per sample (a silent layer costs rate_weight)
+    distill: float = 0.0  # weight in [0, 1] of matching a teacher's output rates (pruning: the dense net)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -80,7 +81,7 @@ class TrainConfig:
             if isinstance(v, bool) or not isinstance(v, int) or not (0 if name in ("seed", "shift") else 1) <= v <= (
                     SEED_MAX if name == "seed" else 10**7):
                 raise ScaLavaError(f"train config: {name} must be a positive integer in range, got {v!r}"[:160])
-        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum", "rate_floor", "rate_weight"):
+        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum", "rate_floor", "rate_weight", "distill"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ScaLavaError(f"train config: {name} must be a finite number >= 0, got {v!r}"[:160])
@@ -91,8 +92,17 @@ class TrainConfig:
                                    f"got {getattr(self, name)!r}"[:160])
         if self.rate_floor > 1:
             raise ScaLavaError(f"train config: rate_floor is a firing rate in [0, 1], got {self.rate_floor!r}"[:160])
+        if self.distill > 1:
+            raise ScaLavaError(f"train config: distill is a loss weight in [0, 1], got {self.distill!r}"[:160])
         if self.encoding not in ENCODINGS:
             raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
+
+
+def distill_loss(student_out, teacher_out):
+    """Squared distance of the output firing rates to the teacher's, summed
+    (the label loss's scale): the dense net's graded rates are richer targets
+    than one-hot rates for a pruned net re-learning the same function."""
+    return torch.nn.functional.mse_loss(student_out.mean(-1), teacher_out.mean(-1), reduction="sum")
 
 
 def rate_floor_penalty(outputs, floor: float):
@@ -181,7 +191,7 @@ def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: i
 
 class Trainer:
     def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None,
-                 dist: DistContext | None = None):
+                 dist: DistContext | None = None, teacher: SpikingNet | None = None):
         from sca_lava._lava_dl import slayer as _slayer
 
         slayer = _slayer()
@@ -191,6 +201,9 @@ class Trainer:
         self.dist = dist or DistContext()
         self.callbacks = list(callbacks or [])
         train_config.validate()
+        if train_config.distill > 0 and teacher is None:
+            raise ScaLavaError("distillation (--distill) needs a trained dense teacher: prune --from a checkpoint")
+        self.teacher = teacher if train_config.distill > 0 else None
         self.loss_fn = slayer.loss.SpikeRate(
             true_rate=train_config.true_rate, false_rate=train_config.false_rate, reduction="sum")
         self.epoch = 0
@@ -200,6 +213,8 @@ class Trainer:
             cb.on_train_begin(self)
         # moved and wrapped after callbacks so parameters they add (e.g. channel gains) follow
         self.model.to(self.dist.device)
+        if self.teacher is not None:
+            self.teacher.to(self.dist.device).eval()
         self.forward_all = data_parallel(model, self.dist) if self.dist.enabled else model.forward_all
         self.optimizer = self._optimizer()
 
@@ -295,6 +310,10 @@ class Trainer:
             yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
             outs = self.forward_all(xb)
             loss = self.loss_fn(outs[-1], yb)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    target = self.teacher(xb)
+                loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
             if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
                 loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * len(idx)
             self.optimizer.zero_grad()
