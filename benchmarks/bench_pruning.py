@@ -119,7 +119,7 @@ def dense_net(args, config, data, seed: int):
     """Train (or resume, or load) the dense net of ``seed``; checkpoint
     OUT/dense_seed<S>.pt after every epoch."""
     ckpt = Path(args.out) / f"dense_seed{seed}.pt"
-    tcfg = TrainConfig(epochs=args.epochs, seed=seed, shift=args.shift)
+    tcfg = TrainConfig(epochs=args.epochs, seed=seed, shift=args.shift, lr=args.lr)
     trainer = Trainer(build_network(config, seed), tcfg)
     if ckpt.exists():
         trainer.load(load_checkpoint(ckpt))
@@ -151,7 +151,8 @@ def run_grid(args) -> None:
             write_json(dense_file, row)
             print(f"seed {seed} dense: acc {row['accuracy']:.4f}", flush=True)
         ref = json.loads(dense_file.read_text())
-        ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr, rate_floor=args.rate_floor)
+        ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr, rate_floor=args.rate_floor,
+                            distill=args.distill)
         for crit, kind, value in pending:
             t0 = time.time()
             small, rep = prune_and_shrink(dense, data, prune_config(crit, kind, value, seed), ptcfg,
@@ -276,8 +277,11 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (split, init, batch order)")
     p.add_argument("--epochs", type=int, default=None, help="dense epochs (default: the demo recipe)")
     p.add_argument("--shift", type=int, default=None, help="dense training shift augmentation (default: recipe)")
+    p.add_argument("--lr", type=float, default=None, help="dense learning rate (default: the demo recipe's)")
     p.add_argument("--prune-epochs", type=int, default=None, help="default: the demo recipe's")
-    p.add_argument("--prune-lr", type=float, default=1e-3)
+    p.add_argument("--prune-lr", type=float, default=None, help="default: the demo recipe's")
+    p.add_argument("--distill", type=float, default=None,
+                   help="weight of the dense net's output rates while pruning (default: the demo recipe's)")
     p.add_argument("--rate-floor", type=float, default=None,
                    help="hidden-layer rate floor while pruning (default: the demo recipe's)")
     p.add_argument("--energy", type=float, nargs="*", default=[0.5, 0.3, 0.15],
@@ -300,6 +304,9 @@ def main(argv=None) -> int:
     args.prune_epochs = args.prune_epochs or recipe.get("prune_epochs", 6)
     args.shift = recipe.get("shift", 0) if args.shift is None else args.shift
     args.rate_floor = recipe.get("rate_floor", 0.0) if args.rate_floor is None else args.rate_floor
+    args.prune_lr = recipe.get("prune_lr", 1e-3) if args.prune_lr is None else args.prune_lr
+    args.lr = recipe.get("lr", 3e-3) if args.lr is None else args.lr
+    args.distill = recipe.get("distill", 0.0) if args.distill is None else args.distill
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

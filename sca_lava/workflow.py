@@ -27,12 +27,16 @@ from sca_lava.pruning.cost import NEEDS_PROFILE, parse_budget
 
 PROFILES = ("loihi1", "loihi2")
 
-#: per network: dense training recipe and how many test digits Lava runs
-#: (rate_floor: hidden-layer firing-rate floor while pruning, see TrainConfig.rate_floor)
+#: per network: dense training recipe (epochs, Adam learning rate, shift augmentation), pruning fine-tune (epochs, learning rate, hidden-layer
+#: firing-rate floor: TrainConfig.rate_floor, distillation weight: TrainConfig.distill) and how
+#: many test digits Lava runs
 RECIPES = {
-    "mnist_vgg": {"epochs": 12, "shift": 1, "prune_epochs": 5, "lava_samples": 10, "rate_floor": 0.02},
-    "mnist_small_dense": {"epochs": 8, "shift": 0, "prune_epochs": 6, "lava_samples": 10, "rate_floor": 0.0},
-    "tiny": {"epochs": 3, "shift": 0, "prune_epochs": 3, "lava_samples": 5, "rate_floor": 0.0},
+    "mnist_vgg": {"epochs": 13, "lr": 5e-3, "shift": 1, "prune_epochs": 8, "prune_lr": 3e-3, "rate_floor": 0.02,
+                  "distill": 0.0, "lava_samples": 10},
+    "mnist_small_dense": {"epochs": 8, "lr": 3e-3, "shift": 0, "prune_epochs": 6, "prune_lr": 1e-3,
+                          "rate_floor": 0.0, "distill": 0.0, "lava_samples": 10},
+    "tiny": {"epochs": 3, "lr": 3e-3, "shift": 0, "prune_epochs": 3, "prune_lr": 1e-3, "rate_floor": 0.0,
+             "distill": 0.0, "lava_samples": 5},
 }
 
 
@@ -43,6 +47,7 @@ class DemoConfig:
     out: str = "runs/demo"
     arch: str = "mnist_vgg"
     epochs: int | None = None
+    lr: float | None = None
     prune_epochs: int | None = None
     criterion: str = "sca-drive"  # SCA with the depolarisation score (docs/pruning.md: why not |V| here)
     budget: str = "energy=0.3"
@@ -50,6 +55,8 @@ class DemoConfig:
     lava_samples: int | None = None
     shift: int | None = None
     rate_floor: float | None = None
+    prune_lr: float | None = None
+    distill: float | None = None
     budget_samples: int = 100
     train_samples: int | None = None
     test_samples: int | None = None
@@ -240,7 +247,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
             f"input {config.input_shape}, T={T}, encoding rate-regular; network {cfg.arch}")
 
     with stage("train_dense", "dense SLAYER training"):
-        tcfg = TrainConfig(seed=cfg.seed, epochs=cfg.recipe("epochs"), shift=cfg.recipe("shift"),
+        tcfg = TrainConfig(seed=cfg.seed, epochs=cfg.recipe("epochs"), lr=cfg.recipe("lr"), shift=cfg.recipe("shift"),
                            batch_size=cfg.batch_size)
         trainer = Trainer(build_network(config, seed=cfg.seed), tcfg, dist=dist)
         if cfg.resume and (out / "dense.pt").exists():
@@ -251,7 +258,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         dense.export_hdf5(dense_net)
         specs = {"dense": read_netx(dense_net)}  # each exported file is read once, here
         counts = synapse_counts(dense)
-        summary["dense"] = {"test_accuracy": trainer.history[-1]["test_accuracy"], "epochs": tcfg.epochs,
+        summary["dense"] = {"test_accuracy": trainer.history[-1]["test_accuracy"], "epochs": tcfg.epochs, "lr": tcfg.lr,
                             "arch": cfg.arch, "synapses": counts,
                             "conv_synapse_fraction": counts["conv"] / (counts["conv"] + counts["dense"]),
                             "firing_rates": trainer.history[-1]["firing_rates"]}
@@ -263,8 +270,9 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
                                              spec=specs["dense"])
 
     with stage("prune", f"{cfg.criterion} pruning to {cfg.budget} ({cfg.profile}) + surgery"):
-        ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=1e-3, batch_size=cfg.batch_size,
-                            rate_floor=cfg.recipe("rate_floor"))
+        ptcfg = TrainConfig(epochs=cfg.recipe("prune_epochs"), seed=cfg.seed, lr=cfg.recipe("prune_lr"),
+                            batch_size=cfg.batch_size, rate_floor=cfg.recipe("rate_floor"),
+                            distill=cfg.recipe("distill"))
         small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=cfg.progress,
                                          resume=cfg.resume, log=log, dist=dist)
         kind, value = parse_budget(cfg.budget)
@@ -274,6 +282,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
             "criterion": cfg.criterion,
             "ranking": pcfg.effective_ranking,
             "rate_floor": ptcfg.rate_floor,
+            "lr": ptcfg.lr,
+            "distill": ptcfg.distill,
             "budget": {"kind": kind, "value": value, "profile": cfg.profile if kind in ("energy", "cores") else None},
             "test_accuracy": report["test_accuracy"],
             "param_fraction": report["param_fraction"],

@@ -8,7 +8,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
 from sca_lava.models.config import named_config
 from sca_lava.training import TrainConfig, Trainer
-from sca_lava.workflow import DemoConfig, Stages, resume_dense, run_demo
+from sca_lava.workflow import RECIPES, DemoConfig, Stages, resume_dense, run_demo
 
 
 def test_stages_time_each_named_stage_and_accumulate():
@@ -30,6 +30,10 @@ def test_recipe_defaults_per_network_and_explicit_values_win():
     assert DemoConfig(arch="mnist_vgg").recipe("rate_floor") == 0.02
     assert DemoConfig(arch="mnist_vgg", rate_floor=0.0).recipe("rate_floor") == 0.0
     assert DemoConfig(arch="mnist_vgg", epochs=3).recipe("epochs") == 3
+    assert DemoConfig(arch="mnist_vgg").recipe("prune_lr") > DemoConfig(arch="mnist_small_dense").recipe("prune_lr")
+    assert DemoConfig(arch="mnist_vgg", prune_lr=1e-4, distill=0.5).recipe("prune_lr") == 1e-4
+    assert DemoConfig(arch="mnist_vgg", distill=0.5).recipe("distill") == 0.5
+    assert all(set(r) == set(RECIPES["mnist_vgg"]) for r in RECIPES.values())  # every network has every key
 
 
 @pytest.mark.parametrize("budget", ["energy", "energy=abc", "volume=0.3"])

@@ -71,9 +71,9 @@ def parse_budget(text: str) -> tuple[str, float]:
 
 class CostTap:
     """Forward hook of one synaptic block: spike events per input neuron
-    (:func:`sca_lava.metrics.per_neuron_counts`), active
-    neuron-steps per output channel and (last block) output spikes, summed
-    over samples. Counts training batches only, or anything while ``force``.
+    (as :func:`sca_lava.metrics.per_neuron_counts` counts them), active
+    neuron-steps per output channel (:func:`active_steps`) and (last block)
+    output spikes, summed over samples. Counts training batches only, or anything while ``force``.
     ``local_sums``: what each data-parallel process sums over its own shard."""
 
     local_sums = ("inputs", "active", "host", "samples")
