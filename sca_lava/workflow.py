@@ -27,9 +27,9 @@ from sca_lava.pruning.cost import NEEDS_PROFILE, parse_budget
 
 PROFILES = ("loihi1", "loihi2")
 
-#: per network: dense training recipe (epochs, Adam learning rate, shift augmentation), pruning fine-tune (epochs, learning rate, hidden-layer
-#: firing-rate floor: TrainConfig.rate_floor, distillation weight: TrainConfig.distill) and how
-#: many test digits Lava runs
+#: per network: dense training (epochs, Adam learning rate, shift augmentation), the pruning
+#: fine-tune (epochs, learning rate, hidden-layer firing-rate floor: TrainConfig.rate_floor,
+#: distillation weight: TrainConfig.distill) and how many test digits Lava runs
 RECIPES = {
     "mnist_vgg": {"epochs": 13, "lr": 5e-3, "shift": 1, "prune_epochs": 8, "prune_lr": 3e-3, "rate_floor": 0.02,
                   "distill": 0.0, "lava_samples": 10},

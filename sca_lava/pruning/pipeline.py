@@ -93,9 +93,7 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
     calib = data.train_x[:pcfg.calibration_samples]
     calib = calib if data.events else encode(calib, model.config.num_steps, tcfg.encoding)
     pruner = SCAPruner(pcfg, reference=calib, reference_model=reference)
-    if tcfg.distill > 0 and reference is None:
-        raise ScaLavaError("distillation (--distill) needs the trained dense net as teacher: prune --from a checkpoint")
-    trainer = Trainer(model, tcfg, [pruner], dist=dist, teacher=reference if tcfg.distill > 0 else None)
+    trainer = Trainer(model, tcfg, [pruner], dist=dist, teacher=reference)  # the teacher only when distilling
     out = Path(out_dir) if out_dir is not None else None
     ckpt = out / "masked.pt" if out is not None else None
     if resume and ckpt is not None and ckpt.exists():
