@@ -105,10 +105,14 @@ def deployment_cost(model, test_spikes: np.ndarray) -> dict:
     return out
 
 
-def prune_config(criterion: str, kind: str, value: float, seed: int) -> PruneConfig:
-    """The PruneConfig of one budget (``kind``: params or energy, the latter on Loihi 2)."""
+def prune_config(criterion: str, kind: str, value: float, seed: int, cost_weight: float = 0.0,
+                 **options) -> PruneConfig:
+    """The PruneConfig of one budget (``kind``: params or energy, the latter on
+    Loihi 2; spikes are priced in the loss only where they are the budget's
+    currency); ``options``: other PruneConfig fields, None for the default."""
     return PruneConfig(criterion=criterion, budget=f"{kind}={value}", profile="loihi2" if kind == "energy" else None,
-                       seed=seed)
+                       seed=seed, cost_weight=cost_weight if kind == "energy" else 0.0,
+                       **{k: v for k, v in options.items() if v is not None})
 
 
 def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path:
@@ -155,7 +159,8 @@ def run_grid(args) -> None:
                             distill=args.distill)
         for crit, kind, value in pending:
             t0 = time.time()
-            small, rep = prune_and_shrink(dense, data, prune_config(crit, kind, value, seed), ptcfg,
+            small, rep = prune_and_shrink(dense, data, prune_config(crit, kind, value, seed, args.cost_weight, ramp_epochs=args.ramp_epochs,
+                                                       regrow=args.regrow), ptcfg,
                                           dense_reference=dense, log=None)
             cost = deployment_cost(small, test_spikes)
             row = {"method": crit, "kind": kind, "budget": value, "seed": seed, "accuracy": rep["test_accuracy"],
@@ -294,6 +299,10 @@ def main(argv=None) -> int:
                    help="weight of the dense net's output rates while pruning (default: the demo recipe's)")
     p.add_argument("--rate-floor", type=float, default=None,
                    help="hidden-layer rate floor while pruning (default: the demo recipe's)")
+    p.add_argument("--ramp-epochs", type=int, default=None, help="pruning ramp length (default: ~2/3 of the epochs)")
+    p.add_argument("--regrow", type=float, default=None, help="regrowth fraction per update (default 0.1)")
+    p.add_argument("--cost-weight", type=float, default=None,
+                   help="loss weight of spikes priced in Loihi 2 energy, energy budgets (default: the recipe's)")
     p.add_argument("--energy", type=float, nargs="*", default=[0.5, 0.3, 0.15],
                    help="Loihi 2 dynamic-energy budgets (fractions of dense)")
     p.add_argument("--params", type=float, nargs="*", default=[0.5, 0.3, 0.15],
@@ -317,6 +326,7 @@ def main(argv=None) -> int:
     args.prune_lr = recipe.get("prune_lr", 1e-3) if args.prune_lr is None else args.prune_lr
     args.lr = recipe.get("lr", 3e-3) if args.lr is None else args.lr
     args.distill = recipe.get("distill", 0.0) if args.distill is None else args.distill
+    args.cost_weight = recipe.get("cost_weight", 0.0) if args.cost_weight is None else args.cost_weight
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

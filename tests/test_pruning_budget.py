@@ -357,3 +357,65 @@ def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoc
     assert pruner.due(2) and not pruner.due(3)  # epoch 3 is the last: no unrefined structure change
     rec = pruner.update(2)
     assert rec["regrown"] == 0 and rec["cost"] <= pruner.final_budget()
+
+
+# --------------------------------------------------------------------------- priced spikes in the loss
+
+
+@pytest.mark.parametrize("kind,profile", [("synops", None), ("energy", "loihi2")])
+def test_spike_prices_are_the_cost_models_slope(data, kind, profile):
+    """One more spike of an input neuron costs exactly its price: the cost
+    model is linear in the spike counts, and spike_prices is that slope."""
+    model = lively_masked_net(seed=3)
+    act = measure_activity(model, encode(data.test_x[:8], 8))
+    masks = masks_of(model)
+    cm = CostModel(model.config, kind, profile)
+    counts = cm.counts(masks)
+    prices = cm.spike_prices(counts)
+    base = cm.evaluate(masks, act)
+    rng = np.random.default_rng(0)
+    geo = cm.geo
+    assert prices[0] is None and all(p is not None for p in prices[1:])
+    for j in range(1, len(geo)):
+        src = cm._src_mask(masks, j)
+        per = prices[j].size // geo[j].in_channels
+        for ch in rng.choice(np.flatnonzero(src), 2, replace=False):
+            i = int(ch) * per + int(rng.integers(per))
+            bumped = [v.copy() for v in act.inputs]
+            bumped[j][i] += 1.0
+            more = cm.evaluate(masks, Activity(bumped, act.active, act.host, act.steps, act.samples))
+            assert more - base == pytest.approx(prices[j][i], rel=1e-6), (j, i)
+    assert CostModel(model.config, "params").spike_prices(counts) == [None] * len(geo)
+
+
+def test_cost_weight_charges_the_batchs_spikes_at_the_cost_models_price(data):
+    model = lively_masked_net(seed=4)
+    w = 0.3
+    pruner = SCAPruner(PruneConfig(budget="synops=0.5", cost_weight=w, ramp_epochs=1),
+                       reference=encode(data.train_x[:16], 8))
+    pruner.attach(model, 2)
+    x = torch.from_numpy(encode(data.train_x[:6], 8)).float()
+    model.train()
+    outs = model.forward_all(x)  # the cost taps count this batch too
+    loss = pruner.loss(None, outs)
+    act = pruner.activity()
+    assert act.samples == 6
+    # the batch's SynOps beyond the first layer's (whose input spikes are the data), from the cost model itself
+    first_only = Activity([act.inputs[0]] + [np.zeros_like(v) for v in act.inputs[1:]], act.active, act.host,
+                          act.steps, act.samples)
+    masks = masks_of(model)
+    beyond = pruner.cost_model.evaluate(masks, act) - pruner.cost_model.evaluate(masks, first_only)
+    assert beyond > 0
+    assert float(loss) == pytest.approx(w * 6 * beyond / pruner.dense_cost, rel=1e-5)
+    loss.backward()
+    assert float(model.blocks[0].synapse.weight.grad.abs().sum()) > 0  # spikes can be trained down
+    assert PruneConfig(budget="synops=0.5").cost_weight == 0 and SCAPruner(PruneConfig(budget="synops=0.5")).loss(
+        None, outs) is None
+
+
+@pytest.mark.parametrize("budget,weight", [("params=0.5", 0.1), ("cores=3", 0.1), ("synops=0.5", -1.0),
+                                           ("synops=0.5", float("nan")), ("synops=0.5", True)])
+def test_cost_weight_is_refused_where_it_means_nothing(budget, weight):
+    with pytest.raises(ScaLavaError, match="cost weight") as e:
+        PruneConfig(budget=budget, profile="loihi1", cost_weight=weight).validate()
+    assert "\n" not in str(e.value)

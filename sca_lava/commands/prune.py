@@ -41,6 +41,9 @@ def _options(p) -> None:
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
     p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")
     p.add_argument("--regrow", type=float, default=None, help="regrowth fraction q of all prunable channels (default 0.1)")
+    p.add_argument("--cost-weight", type=float, default=None, metavar="W",
+                   help="loss weight of every spike's price in the budget currency, per sample as a fraction of "
+                   "the dense net's cost (synops or energy budgets; default 0: off)")
 
 
 def prune_config_from_args(args, recorded: dict | None = None):
@@ -51,7 +54,8 @@ def prune_config_from_args(args, recorded: dict | None = None):
 
     given = {"criterion": args.criterion, "budget": args.budget, "profile": args.profile, "ranking": args.ranking,
              "schedule": args.schedule, "ramp_start": args.ramp_start, "ramp_epochs": args.ramp_epochs,
-             "interval": args.interval, "regrow": args.regrow, "seed": args.seed}
+             "interval": args.interval, "regrow": args.regrow, "seed": args.seed,
+             "cost_weight": args.cost_weight}
     if recorded is not None:
         pcfg = PruneConfig.from_dict(recorded)
         for key, value in given.items():

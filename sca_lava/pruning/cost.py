@@ -458,3 +458,27 @@ class CostModel:
                             prep[k]["S"] @ dest)
             out[g.block] = np.asarray(cost, dtype=np.float64) * np.ones(g.out)
         return out
+
+    def spike_prices(self, counts) -> list[np.ndarray | None]:
+        """Per synaptic layer j, what one spike of each of its input neurons
+        (flat C,H,W order, as :class:`CostTap` counts them) costs in this
+        model's currency with ``counts`` channels per layer: its SynOps into
+        the active output channels, priced (energy: plus its messages and
+        the emitting neuron's spike cost). None for the first layer (its
+        input spikes are the data) and for currencies spikes do not move."""
+        if self.kind not in NEEDS_ACTIVITY:
+            return [None] * len(self.geo)
+        counts = [int(c) for c in counts]
+        alloc = self.allocation(counts) if self.kind == "energy" else None
+        prices = self._prices(alloc) if alloc is not None else None
+        out = []
+        for j, g in enumerate(self.geo):
+            if g.in_from is None:
+                out.append(None)
+                continue
+            per_pos = counts[j] * self.fan[j]
+            if prices is not None:
+                per_pos = (prices[j]["synop"] * per_pos + prices[j]["message"] * self._dest(alloc, j)
+                           + prices[g.in_from]["spike_out"])
+            out.append(np.tile(per_pos, g.in_channels).astype(np.float64))
+        return out

@@ -80,6 +80,7 @@ class PruneConfig:
     floor: int = 1  # channels kept per prunable layer at least
     seed: int = 0
     calibration_samples: int = 256  # training samples the dense reference activity is measured on
+    cost_weight: float = 0.0  # loss weight of the batch's spikes priced in the budget currency (synops/energy; 0: off)
 
     def validate(self) -> None:
         get_criterion(self.criterion)
@@ -96,6 +97,11 @@ class PruneConfig:
             raise ScaLavaError(f"regrow fraction must be in [0, 1), got {self.regrow}")
         if self.interval < 1 or self.floor < 1 or self.calibration_samples < 1:
             raise ScaLavaError("interval, floor and calibration_samples must be >= 1")
+        w = self.cost_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ScaLavaError(f"cost weight must be a finite number >= 0, got {w!r}"[:160])
+        if w > 0 and kind not in NEEDS_ACTIVITY:
+            raise ScaLavaError(f"a cost weight prices spikes: it needs a synops or energy budget, not {kind}")
 
     @property
     def budget_kind(self) -> str:
@@ -308,6 +314,7 @@ class SCAPruner(Callback):
         reference (when given) and check the budget is feasible."""
         cfg = self.config
         self.model = model
+        self._prices_t = None
         self.epochs = int(epochs)
         self.geo = geometry(model.config)
         self.gates = install_gates(model)
@@ -503,6 +510,7 @@ class SCAPruner(Callback):
             for i, m in new.items():
                 getattr(self.model.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
         self.freeze_optimizer_state()
+        self._prices_t = None
         for t in self.taps.values():
             t.reset()
         for g in self.gates.values():
@@ -550,6 +558,26 @@ class SCAPruner(Callback):
                         st[key][idx] = 0.0
 
     # --- callback hooks -----------------------------------------------------------
+    def loss(self, trainer, outs: list) -> torch.Tensor | None:
+        """``cost_weight`` x the batch's spikes priced in the budget currency
+        (:meth:`CostModel.spike_prices` at the current structure), per sample
+        as a fraction of the dense net's cost per inference. Why: after a cut
+        the survivors fire more (measured: the last structure update of the
+        demo pruned again because the cost had drifted over the budget), and
+        every spike the net learns not to fire is budget left for a channel."""
+        w = self.config.cost_weight
+        if w == 0 or self.dense_cost is None:
+            return None
+        if getattr(self, "_prices_t", None) is None:  # the structure changed (update, resume, attach)
+            self._prices_t = [None if p is None else torch.as_tensor(p / self.dense_cost, dtype=torch.float32,
+                                                                     device=outs[-1].device)
+                              for p in self.cost_model.spike_prices(self.active_counts())]
+        total = 0.0
+        for g, price in zip(self.geo, self._prices_t):
+            if price is not None:  # the block's input is the previous block's output (forward_all is a chain)
+                x = outs[g.block - 1]
+                total = total + (x.sum(-1).reshape(len(x), -1) @ price).sum()
+        return w * total
     def on_epoch_end(self, trainer, epoch: int, record: dict) -> None:
         self.sync_accumulators()
         if self.due(epoch):
@@ -579,6 +607,7 @@ class SCAPruner(Callback):
 
     def load_state_dict(self, state: dict) -> None:
         self.updates = list(state.get("updates", []))
+        self._prices_t = None
         with torch.no_grad():
             for key, m in state.get("masks", {}).items():
                 getattr(self.model.blocks[int(key)], MASK).copy_(m)

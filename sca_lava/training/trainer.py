@@ -120,6 +120,11 @@ class Callback:
 
     def after_backward(self, trainer: Trainer) -> None: ...
 
+    def loss(self, trainer: Trainer, outs: list) -> torch.Tensor | None:
+        """An extra loss term on this batch's block outputs, summed over the
+        batch like the label loss (None: none)."""
+        return None
+
     def on_epoch_end(self, trainer: Trainer, epoch: int, record: dict) -> None: ...
 
     def state_dict(self) -> dict:
@@ -316,6 +321,10 @@ class Trainer:
                 loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
             if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
                 loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * len(idx)
+            for cb in self.callbacks:
+                extra = cb.loss(self, outs)
+                if extra is not None:
+                    loss = loss + extra
             self.optimizer.zero_grad()
             loss.backward()
             for cb in self.callbacks:
