@@ -167,7 +167,8 @@ def run_grid(args) -> None:
                    "params": rep["params"], "param_fraction": rep["param_fraction"],
                    "synops_fraction": rep["synops_fraction"], "cost": cost,
                    "energy_fraction": cost["loihi2"]["dynamic_energy_uj"] / ref["cost"]["loihi2"]["dynamic_energy_uj"],
-                   "channels": [c["after"] for c in rep["channels_per_layer"]], "seconds": time.time() - t0}
+                   "channels": [c["after"] for c in rep["channels_per_layer"]],
+                   "pruner_cost_fraction": rep["budget"]["cost_fraction"], "seconds": time.time() - t0}
             write_json(row_path(out, seed, crit, kind, value), row)
             print(f"seed {seed} {crit:>12s} @ {kind}={value:g}: acc {row['accuracy']:.4f} params "
                   f"{row['param_fraction']:.3f} synops {row['synops_fraction']:.3f} energy "

@@ -359,6 +359,39 @@ def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoc
     assert rec["regrown"] == 0 and rec["cost"] <= pruner.final_budget()
 
 
+def test_the_finished_net_meets_the_budget_on_the_reference_inputs(data):
+    """After the last epoch the budget is checked on the dense reference's own
+    inputs with the final weights, not on the last epoch's training batches:
+    a net that fires more after its last update is trimmed back under it."""
+    model = lively_masked_net()
+    with torch.no_grad():
+        for b in masks_of(model):
+            getattr(model.blocks[b], MASK).fill_(1.0)
+    ref = encode(data.train_x[:32], 8)
+    pruner = SCAPruner(PruneConfig(budget="synops=0.5", ramp_epochs=1, regrow=0.2), reference=ref)
+    pruner.attach(model, 2)
+    model.train()
+    model.forward_all(torch.from_numpy(encode(data.train_x[:16], 8)).float())
+    pruner.on_epoch_end(None, 1, {})
+    with torch.no_grad():  # the last epoch: the survivors fire more
+        for b in masks_of(model):
+            model.blocks[b].synapse.weight.mul_(2.0)
+    final = pruner.final_budget()
+
+    def measured():
+        return pruner.cost_model.evaluate(masks_of(model), measure_activity(model, ref))
+
+    assert measured() > final
+    kept = {b: m.copy() for b, m in masks_of(model).items()}
+    record = {}
+    pruner.on_epoch_end(None, 2, record)
+    assert record["final_check"]["pruned"] > 0
+    assert measured() <= final * (1 + 1e-9)
+    assert pruner.cost_fraction() == pytest.approx(measured() / pruner.dense_cost)  # what the report says
+    assert all(not np.any(m & ~kept[b]) for b, m in masks_of(model).items())  # nothing regrown
+    assert pruner.updates[-1]["check"].startswith("final")
+
+
 # --------------------------------------------------------------------------- priced spikes in the loss
 
 

@@ -124,8 +124,9 @@ def prune_and_shrink(dense_model: SpikingNet | None, data: DataSplit, prune_conf
         "budget": {"kind": pruner.kind, "value": pruner.value, "profile": pcfg.profile,
                    "ranking": pcfg.effective_ranking, "cost_fraction": pruner.cost_fraction(),
                    "dense_cost": pruner.dense_cost,
-                   "definition": "cost model of sca_lava.pruning.cost on the training activity since the "
-                                 "last structure update; fraction of the dense reference"},
+                   "definition": "cost model of sca_lava.pruning.cost: for synops/energy, the finished net's "
+                                 "activity on the calibration samples (SCAPruner.final_check); fraction "
+                                 "of the dense reference"},
         "prune_config": pcfg.to_dict(),
         "train_config": asdict(tcfg),
         "surgery_exact": exact,
