@@ -21,12 +21,12 @@ def run(out: str, world: bool) -> list[dict]:
     class Recording(SCAPruner):
         """SCA that records what each update ranks (after the sync) and decides."""
 
-        def update(self, epoch):
+        def update(self, epoch, *args, **kwargs):
             signal = {i: g.grad_acc / max(g.grad_batches, 1) for i, g in self.gates.items()}
             batches = {i: int(t.batches) for i, t in self.taps.items()}
             costs = {i: torch.cat([t.inputs, torch.tensor([t.active, t.host, t.samples], dtype=torch.float64)])
                      for i, t in self.cost_taps.items()}
-            rec = super().update(epoch)
+            rec = super().update(epoch, *args, **kwargs)
             self.seen.append({"epoch": epoch, "batches": batches, "costs": costs,
                               "scores": {int(k): torch.tensor(v, dtype=torch.float64) for k, v in rec["scores"].items()},
                               "signal": signal, "masks": {i: torch.from_numpy(m) for i, m in self.masks().items()}})
