@@ -337,14 +337,20 @@ def test_balance_keeps_the_costliest_layer_from_being_emptied():
     assert kept[1.0][1] > kept[0.0][1]
 
 
-def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoch(data):
+def synops_pruner(data, epochs: int):
+    """A lively unmasked net, a synops=0.5 pruner (1-epoch ramp) and its reference spikes."""
     model = lively_masked_net()
     with torch.no_grad():
         for b in masks_of(model):
             getattr(model.blocks[b], MASK).fill_(1.0)
     ref = encode(data.train_x[:32], 8)
     pruner = SCAPruner(PruneConfig(budget="synops=0.5", ramp_epochs=1, regrow=0.2), reference=ref)
-    pruner.attach(model, 3)
+    pruner.attach(model, epochs)
+    return model, pruner, ref
+
+
+def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoch(data):
+    model, pruner, _ = synops_pruner(data, 3)
     batch = torch.from_numpy(encode(data.train_x[:16], 8)).float()
     model.train()
     model.forward_all(batch)
@@ -363,13 +369,7 @@ def test_the_finished_net_meets_the_budget_on_the_reference_inputs(data):
     """After the last epoch the budget is checked on the dense reference's own
     inputs with the final weights, not on the last epoch's training batches:
     a net that fires more after its last update is trimmed back under it."""
-    model = lively_masked_net()
-    with torch.no_grad():
-        for b in masks_of(model):
-            getattr(model.blocks[b], MASK).fill_(1.0)
-    ref = encode(data.train_x[:32], 8)
-    pruner = SCAPruner(PruneConfig(budget="synops=0.5", ramp_epochs=1, regrow=0.2), reference=ref)
-    pruner.attach(model, 2)
+    model, pruner, ref = synops_pruner(data, 2)
     model.train()
     model.forward_all(torch.from_numpy(encode(data.train_x[:16], 8)).float())
     pruner.on_epoch_end(None, 1, {})

@@ -578,7 +578,7 @@ class SCAPruner(Callback):
         if self.kind not in NEEDS_ACTIVITY or self.reference_spikes is None:
             return []
         recs = []
-        scores = self.scores(epoch)  # once: the taps are reset by each update
+        scores = None  # scored once, on the first trim: each update resets the taps
         for _ in range(max_rounds):
             act = measure_activity(self.model, self.reference_spikes)
             self.last_activity = act
@@ -586,6 +586,7 @@ class SCAPruner(Callback):
                 t.reset()
             if self.cost_model.evaluate(self.masks(), act) <= self.final_budget() * (1 + 1e-9):
                 break
+            scores = scores if scores is not None else self.scores(epoch)
             rec = self.update(epoch, act, scores, regrow=False)
             rec["check"] = "final: measured on the calibration samples"
             recs.append(rec)
