@@ -1,8 +1,6 @@
 """``python -m sca_lava`` = ``sca-lava`` (what ``torchrun -m sca_lava ...`` runs)."""
 
-import sys
-
-from sca_lava.cli import main
+from sca_lava.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -59,5 +59,35 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The process entry (``sca-lava``, ``python -m sca_lava``, what torchrun
+    starts): exit with :func:`main`'s code. A torchrun worker (WORLD_SIZE > 1)
+    flushes its output and leaves with ``os._exit``, skipping interpreter
+    teardown: its gloo/NCCL group, DDP's reducer and comm hook are then never
+    destroyed while the interpreter finalises (CI saw a worker that never
+    exited after its command had returned, in 2 runs; torch's own
+    destroy_process_group notes that a dtor running after the interpreter
+    waits on Python hooks). Its peers are past their last collective by then."""
+    import os
+
+    worker = os.environ.get("WORLD_SIZE", "").strip() not in ("", "1")
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse: --help (0) and usage errors (2)
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # a bug: its traceback, then the same exit as any other
+        if not worker:
+            raise
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    if worker:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -4,6 +4,7 @@ and a small train -> export -> simulate round trip."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -51,6 +52,28 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps({"layers": [{"type": "pool"}, {"type": "dense", "out": 10}]}))
     _assert_one_line_error(cli("train", "--config", cfg, "--out", tmp_path / "r"), "'pool' is not one of")
+
+
+def test_a_torchrun_worker_leaves_without_interpreter_teardown(tmp_path):
+    """Under torchrun (WORLD_SIZE > 1) the entry point flushes its output and
+    leaves with os._exit: no atexit handler or finaliser runs after the command
+    (CI saw a torchrun worker that never exited after its command had
+    returned); the exit codes are main()'s, output and one-line errors intact."""
+    code = ("import atexit, sys; atexit.register(lambda: print('teardown ran')); "
+            "sys.argv = ['sca-lava', *sys.argv[1:]]; from sca_lava.cli import run; run()")
+    for world, teardown in (("2", False), ("1", True)):
+        env = {**os.environ, "WORLD_SIZE": world}
+
+        def entry(*args, env=env):
+            return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, capture_output=True,
+                                  text=True, timeout=300)
+
+        shown = entry("--help")
+        assert shown.returncode == 0 and "usage: sca-lava" in shown.stdout, shown.stderr
+        assert ("teardown ran" in shown.stdout) is teardown
+        failed = entry("export", tmp_path / "missing.pt", "--out", tmp_path / "x.net")
+        _assert_one_line_error(failed, "no such checkpoint")
+        assert ("teardown ran" in failed.stdout) is teardown
 
 
 @pytest.mark.lava

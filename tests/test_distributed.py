@@ -28,17 +28,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[str, str]:
-    """(stdout, stderr) of a torchrun; on a hang, SIGTERM (torchrun then stops
-    its workers, which run in sessions of their own) and SIGKILL for any worker
-    left, so a hung run fails without leaving orphans (subprocess.run's
-    timeout SIGKILLs torchrun alone and its workers live on)."""
+def _torchrun_env() -> dict:
+    """One thread per worker, this checkout first on the path, and faulthandler
+    on, so a hung worker sent SIGABRT prints every thread's Python stack."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1",
+            "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
+    """(stdout, stderr) of a torchrun (a run here takes 15-60 s); on a hang,
+    SIGABRT to the workers still alive (faulthandler prints where they hang),
+    SIGTERM to torchrun and SIGKILL for any worker left, so a hung run fails
+    with the stacks and without orphans (subprocess.run's timeout SIGKILLs
+    torchrun alone and its workers live on)."""
+    import signal
+    import time
+
     import psutil
 
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         workers = psutil.Process(proc.pid).children(recursive=True)
+        for w in workers:
+            try:
+                w.send_signal(signal.SIGABRT)
+            except psutil.NoSuchProcess:
+                pass
+        time.sleep(5)
         proc.terminate()
         try:
             proc.wait(timeout=60)
@@ -50,7 +67,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[str, str]:
             except psutil.NoSuchProcess:
                 pass
         out, err = proc.communicate()
-        pytest.fail(f"torchrun did not finish in {timeout} s:\n{(out or '')[-2000:]}{(err or '')[-3000:]}")
+        pytest.fail(f"torchrun did not finish in {timeout} s:\n{(out or '')[-2000:]}{(err or '')[-8000:]}")
 
 
 def test_global_batches_are_the_single_process_order_split_over_ranks():
@@ -77,6 +94,15 @@ def test_resume_refuses_another_world_size():
         check_world_size({}, DistContext(rank=1, world_size=2))
 
 
+def test_a_bad_world_size_is_a_one_line_error(monkeypatch):
+    from sca_lava.training.distributed import init_distributed
+
+    for bad, msg in (("two", "not a number of processes"), ("0", "must be >= 1")):
+        monkeypatch.setenv("WORLD_SIZE", bad)
+        with pytest.raises(ScaLavaError, match=msg):
+            init_distributed("cpu")
+
+
 def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
     sys.path.insert(0, str(HERE))
     try:
@@ -84,8 +110,7 @@ def test_two_gloo_processes_rank_and_mask_like_one(tmp_path):
     finally:
         sys.path.remove(str(HERE))
     out = str(tmp_path / "rankRANK.pt")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        [str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    env = _torchrun_env()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
            f"--master_port={_free_port()}", str(HERE / "dist_worker.py"), out]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -121,8 +146,7 @@ def test_torchrun_cli_resumes_under_the_same_world_size_only(tmp_path, capsys):
     from sca_lava.training import load_checkpoint
 
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        [str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    env = _torchrun_env()
     common = ["train", "--device", "cpu", "--out", str(out), "--no-progress"]
     first = ["--config", "tiny", "--epochs", "2", "--train-samples", "64", "--test-samples", "32",
              "--batch-size", "16", "--stop-after", "1"]

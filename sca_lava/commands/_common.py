@@ -107,15 +107,13 @@ def add_training_command(sub, name: str, body, options, *, out: str, resume_from
 
 
 def run_distributed(args, body) -> int:
-    """``body(args, dist)`` inside this process's torch.distributed context
-    (one process, or one of torchrun's), shut down also on errors."""
-    from sca_lava.training.distributed import init_distributed, shutdown
+    """``body(args, dist)`` in this process's torch.distributed context (one
+    process, or one of torchrun's). The process group is not destroyed here:
+    a torchrun worker ends through :func:`sca_lava.cli.run`, which leaves
+    without interpreter teardown."""
+    from sca_lava.training.distributed import init_distributed
 
-    dist = init_distributed(args.device)
-    try:
-        return body(args, dist)
-    finally:
-        shutdown()
+    return body(args, init_distributed(args.device))
 
 
 def add_device_arg(p: argparse.ArgumentParser) -> None:

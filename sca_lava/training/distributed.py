@@ -96,10 +96,23 @@ class DistContext:
                 setattr(holder, name, type(v)(0))
 
 
+def launched_world_size() -> int:
+    """The number of processes torchrun started (WORLD_SIZE; 1 when unset)."""
+    text = os.environ.get("WORLD_SIZE", "").strip() or "1"
+    try:
+        world = int(text)
+    except ValueError:
+        raise ScaLavaError(f"WORLD_SIZE={text!r} is not a number of processes: launch with torchrun") from None
+    if world < 1:
+        raise ScaLavaError(f"WORLD_SIZE={world} must be >= 1")
+    return world
+
+
 def init_distributed(device: str | None = "auto") -> DistContext:
     """The process's context: one process unless torchrun set WORLD_SIZE > 1,
-    in which case the process group is started from torchrun's environment."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    in which case the process group is started from torchrun's environment.
+    The group then lives as long as the process (see ``sca_lava.cli.run``)."""
+    world = launched_world_size()
     if world <= 1:
         return DistContext(device=resolve_device(device))
     try:
@@ -115,6 +128,8 @@ def init_distributed(device: str | None = "auto") -> DistContext:
 
 
 def shutdown() -> None:
+    """Destroy the process group, for a program that goes on without it (the
+    CLI does not: a torchrun worker leaves through ``sca_lava.cli.run``)."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
 
