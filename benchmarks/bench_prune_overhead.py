@@ -6,8 +6,13 @@ Variants, same network and batch, one step of each in turn (median and min per s
   energy   - + the cost taps a synops/energy budget needs (spikes per input neuron, active
              neuron-steps), i.e. everything a `--budget energy=...` run does per step.
 Also times one structure update per budget kind (once per epoch, not per step).
+Ratios: of the per-variant medians, and paired (the median over turns of one
+variant's step over the step just before or after it in the same turn, which
+cancels load that changes between turns); `energy / params` is the cost
+model's own share (the cost taps), `energy / plain` all of SCA's bookkeeping.
 
   python benchmarks/bench_prune_overhead.py [--batch-size 32] [--steps 6] [--rounds 3] [--threads 1]
+      [--criterion sca-drive]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6, help="timed training steps per round and variant")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--criterion", default="sca-drive", help="pruning criterion (default: the recipe's)")
     ap.add_argument("--config", default=None, help="network config JSON (default: default_config())")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -47,7 +53,7 @@ def main() -> None:
     trainers = {"plain": Trainer(build_network(config), TrainConfig(batch_size=args.batch_size))}
     pruners = {}
     for name, (budget, profile) in BUDGETS.items():
-        pr = SCAPruner(PruneConfig(budget=budget, profile=profile), reference=ref)
+        pr = SCAPruner(PruneConfig(budget=budget, profile=profile, criterion=args.criterion), reference=ref)
         trainers[name] = Trainer(build_network(config), TrainConfig(batch_size=args.batch_size), [pr])
         pruners[name] = pr
 
@@ -75,13 +81,16 @@ def main() -> None:
     for name in trainers:
         print(f"  {name:7s} training step median {med[name] * 1e3:8.1f} ms (ratio {med[name] / med['plain']:.3f}), "
               f"min {low[name] * 1e3:8.1f} ms (ratio {low[name] / low['plain']:.3f})")
+    paired = {f"{a} / {b}": statistics.median(x / y for x, y in zip(times[a], times[b]))
+              for a, b in (("params", "plain"), ("energy", "plain"), ("energy", "params"))}
+    print("  paired ratios (median over turns): " + ", ".join(f"{k} {v:.3f}" for k, v in paired.items()))
 
     # one structure update per epoch: its cost, in training steps
     for name, (budget, profile) in {**BUDGETS, "cores": ("cores=6", "loihi1")}.items():
         if name in pruners:
             pr = pruners[name]
         else:
-            pr = SCAPruner(PruneConfig(budget=budget, profile=profile))
+            pr = SCAPruner(PruneConfig(budget=budget, profile=profile, criterion=args.criterion))
             pr.attach(build_network(config), 8)
         t0 = time.perf_counter()
         rec = pr.update(1)
