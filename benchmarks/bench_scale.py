@@ -35,7 +35,7 @@ def worker(args) -> None:
     from sca_lava.models import build_network, default_config
     from sca_lava.pruning import PruneConfig, SCAPruner
     from sca_lava.training import TrainConfig, Trainer
-    from sca_lava.training.distributed import init_distributed, shutdown
+    from sca_lava.training.distributed import init_distributed
 
     dist = init_distributed(args.device)
     if dist.device == "cpu":
@@ -82,7 +82,9 @@ def worker(args) -> None:
             "samples_per_s": args.samples / epoch_s, "steps_per_epoch": steps,
             "step_allreduce_ms": step_ms, "update_allreduce_ms": update_ms,
             "sync_per_update_ms": step_ms * steps + update_ms, "channels": values}))
-    shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # as sca_lava.cli.run: no process-group teardown after the last collective (docs/scaling.md)
 
 
 def _free_port() -> int:
