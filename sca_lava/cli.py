@@ -1,5 +1,6 @@
 """``sca-lava`` command line. User errors (:class:`ScaLavaError`) print one
-line to stderr and exit with code 2; nothing else is caught."""
+line to stderr and exit with code 2; nothing else is caught (a torchrun
+worker prints a bug's traceback and exits 1 through :func:`run`)."""
 
 from __future__ import annotations
 
