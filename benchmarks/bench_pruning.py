@@ -24,7 +24,6 @@ Bookkeeping overhead of SCA on a training step only:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,9 @@ import numpy as np
 import torch
 
 from sca_lava.atomic import write_json, write_text
+from sca_lava.configfile import load_structured, validate
 from sca_lava.data import encode, load_mnist5k
+from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
 from sca_lava.models.config import ARCHS, DEFAULT_ARCH, named_config
 from sca_lava.plotting import new_figure, save_figure
@@ -137,6 +138,8 @@ def run_grid(args) -> None:
     config = named_config(args.arch)
     out = Path(args.out)
     budgets = [("energy", v) for v in args.energy] + [("params", v) for v in args.params]
+    check_settings([read_row(p) for p in sorted((out / "rows").glob("seed*/*.json"))], out / "rows",
+                   wanted=settings(args, dense=False))
     for seed in args.seeds:
         data = load_mnist5k(seed).subset(train=args.train_samples, test=args.test_samples)
         test_spikes = encode(data.test_x[:args.budget_samples], config.num_steps)
@@ -151,10 +154,11 @@ def run_grid(args) -> None:
             counts = synapse_counts(dense)
             row = {"method": "dense", "kind": "params", "budget": 1.0, "seed": seed, "accuracy": m["accuracy"],
                    "params": sum(counts.values()), "synops": m["synops"],
-                   "cost": deployment_cost(dense, test_spikes), "seconds": time.time() - t0}
+                   "cost": deployment_cost(dense, test_spikes), "seconds": time.time() - t0,
+                   "settings": settings(args, dense=True)}
             write_json(dense_file, row)
             print(f"seed {seed} dense: acc {row['accuracy']:.4f}", flush=True)
-        ref = json.loads(dense_file.read_text())
+        ref = read_row(dense_file)
         ptcfg = TrainConfig(epochs=args.prune_epochs, seed=seed, lr=args.prune_lr, rate_floor=args.rate_floor,
                             distill=args.distill)
         for crit, kind, value in pending:
@@ -168,7 +172,8 @@ def run_grid(args) -> None:
                    "synops_fraction": rep["synops_fraction"], "cost": cost,
                    "energy_fraction": cost["loihi2"]["dynamic_energy_uj"] / ref["cost"]["loihi2"]["dynamic_energy_uj"],
                    "channels": [c["after"] for c in rep["channels_per_layer"]],
-                   "pruner_cost_fraction": rep["budget"]["cost_fraction"], "seconds": time.time() - t0}
+                   "pruner_cost_fraction": rep["budget"]["cost_fraction"], "seconds": time.time() - t0,
+                   "settings": settings(args, dense=False)}
             write_json(row_path(out, seed, crit, kind, value), row)
             print(f"seed {seed} {crit:>12s} @ {kind}={value:g}: acc {row['accuracy']:.4f} params "
                   f"{row['param_fraction']:.3f} synops {row['synops_fraction']:.3f} energy "
@@ -178,9 +183,79 @@ def run_grid(args) -> None:
 
 # --- report -------------------------------------------------------------------
 
+#: what a row depends on, recorded in it: rows made with other settings must not
+#: share a table (a longer fine-tune would pass for the recipe). Dense rows carry
+#: the dense keys only, so one dense net serves every pruning variant of a seed.
+DENSE_KEYS = ("arch", "epochs", "lr", "shift", "train_samples", "test_samples", "budget_samples")
+PRUNE_KEYS = ("prune_epochs", "prune_lr", "rate_floor", "distill", "ramp_epochs", "regrow", "cost_weight")
+
+_NUM = {"type": "number"}
+_COST = {"type": "object", "required": ["cores", "dynamic_energy_uj"],
+         "properties": {"cores": {"type": "integer", "minimum": 0}, "dynamic_energy_uj": {"type": "number", "minimum": 0}}}
+ROW_SCHEMA = {
+    "type": "object",
+    "required": ["method", "kind", "budget", "seed", "accuracy", "params", "cost"],
+    "properties": {
+        "method": {"type": "string", "enum": ["dense", *CRITERIA]},
+        "kind": {"type": "string", "enum": ["params", "energy"]},
+        "budget": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "seed": {"type": "integer", "minimum": 0},
+        "accuracy": {"type": "number", "minimum": 0, "maximum": 1},
+        "params": {"type": "integer", "minimum": 1},
+        "synops_fraction": {"type": "number", "minimum": 0},
+        "cost": {"type": "object", "required": list(PROFILES), "properties": {p: _COST for p in PROFILES}},
+        "settings": {"type": "object", "additionalProperties": {"type": ["number", "string", "null"]}},
+    },
+}
+
+
+def settings(args, dense: bool) -> dict:
+    """The options a row was made with (see DENSE_KEYS / PRUNE_KEYS)."""
+    return {k: getattr(args, k) for k in DENSE_KEYS + (() if dense else PRUNE_KEYS)}
+
+
+def _finite(obj, where: str) -> None:
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and not np.isfinite(node):
+            raise ScaLavaError(f"{where}: a number is not finite ({node})")
+
+
+def read_row(path: Path) -> dict:
+    """One row file, validated completely: a one-line error names the file."""
+    row = load_structured(path, "benchmark row", max_bytes=1 << 16)
+    validate(row, ROW_SCHEMA, str(path))
+    _finite(row, str(path))
+    seed, method = row["seed"], row["method"]
+    if path != row_path(path.parents[2], seed, method, row["kind"], row["budget"]):
+        raise ScaLavaError(f"{path}: holds {method}@{row['kind']}={row['budget']:g} of seed {seed}, "
+                           f"not what its name says")
+    if method != "dense" and not 0 < row["cost"]["loihi2"]["dynamic_energy_uj"]:
+        raise ScaLavaError(f"{path}: zero Loihi 2 energy")
+    return row
+
+
+def check_settings(rows: list[dict], where: Path, wanted: dict | None = None) -> None:
+    """All rows (and ``wanted``, this invocation's) agree on every recorded
+    setting; rows from before settings were recorded are not checked."""
+    seen: dict[str, tuple] = {}
+    for r in rows + ([{"method": "this run", "settings": wanted, "seed": "-"}] if wanted else []):
+        for k, v in (r.get("settings") or {}).items():
+            if k in seen and seen[k][0] != v:
+                raise ScaLavaError(f"{where}: rows made with {k}={seen[k][0]} ({seen[k][1]}) and {k}={v} "
+                                   f"({r['method']}, seed {r['seed']}) cannot share a table: use another --out")
+            seen.setdefault(k, (v, f"{r['method']}, seed {r['seed']}"))
+
+
 def load_rows(out: Path) -> list[dict]:
     """Every finished run under OUT/rows, with fractions of its seed's dense net."""
-    rows = [json.loads(p.read_text()) for p in sorted((out / "rows").glob("seed*/*.json"))]
+    rows = [read_row(p) for p in sorted((out / "rows").glob("seed*/*.json"))]
+    check_settings(rows, out / "rows")
     dense = {r["seed"]: r for r in rows if r["method"] == "dense"}
     for r in rows:
         d = dense.get(r["seed"])
@@ -339,9 +414,13 @@ def main(argv=None) -> int:
         if args.overhead_only:
             return 0
     t0 = time.time()
-    if not args.report_only:
-        run_grid(args)
-    rows = load_rows(out)
+    try:
+        if not args.report_only:
+            run_grid(args)
+        rows = load_rows(out)
+    except ScaLavaError as exc:
+        print(f"bench_pruning: {exc}", file=sys.stderr)
+        return 2
     if not rows:
         print(f"no finished runs under {out / 'rows'}")
         return 1

@@ -1,0 +1,99 @@
+"""The pruning benchmark's row files: every file is validated before it enters
+the table, and rows made with other settings cannot share one (a longer
+fine-tune must not pass for the recipe in docs/results.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from sca_lava.errors import ScaLavaError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_pruning", ROOT / "benchmarks" / "bench_pruning.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(method="dense", kind="params", budget=1.0, seed=0, accuracy=0.97, params=1000, uj=20.0, **settings):
+    row = {"method": method, "kind": kind, "budget": budget, "seed": seed, "accuracy": accuracy, "params": params,
+           "cost": {"loihi1": {"cores": 9, "dynamic_energy_uj": 2 * uj}, "loihi2": {"cores": 6, "dynamic_energy_uj": uj}}}
+    if settings:
+        row["settings"] = settings
+    return row
+
+
+def _write(bench, out: Path, row: dict, text: str | None = None) -> Path:
+    path = bench.row_path(out, row["seed"], row["method"], row["kind"], row["budget"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row) if text is None else text)
+    return path
+
+
+def test_good_rows_load_as_fractions_of_their_dense_net(bench, tmp_path):
+    _write(bench, tmp_path, _row(epochs=13))
+    _write(bench, tmp_path, _row("sca-drive", "energy", 0.3, accuracy=0.94, params=250, uj=6.0,
+                                 epochs=13, prune_epochs=8))
+    rows = {r["method"]: r for r in bench.load_rows(tmp_path)}
+    assert math.isclose(rows["sca-drive"]["energy_fraction"], 0.3)
+    assert math.isclose(rows["sca-drive"]["param_fraction"], 0.25)
+
+
+@pytest.mark.parametrize("case", ["truncated", "dangling", "nan", "accuracy", "misnamed", "cores", "unknown"])
+def test_a_bad_row_file_is_a_one_line_error_naming_it(bench, tmp_path, case, capsys):
+    _write(bench, tmp_path, _row())
+    bad = _row("random", "energy", 0.5, accuracy=0.9, uj=10.0)
+    if case == "truncated":
+        path = _write(bench, tmp_path, bad, text=json.dumps(bad)[:40])
+    elif case == "dangling":
+        path = bench.row_path(tmp_path, 0, "random", "energy", 0.5)
+        path.symlink_to(tmp_path / "gone.json")
+    elif case == "nan":
+        bad["cost"]["loihi2"]["dynamic_energy_uj"] = float("nan")
+        path = _write(bench, tmp_path, bad)
+    elif case == "accuracy":
+        bad["accuracy"] = 90.0
+        path = _write(bench, tmp_path, bad)
+    elif case == "misnamed":
+        path = bench.row_path(tmp_path, 0, "taylor", "energy", 0.5)
+        path.write_text(json.dumps(bad))
+    elif case == "cores":
+        bad["cost"]["loihi1"]["cores"] = "7"
+        path = _write(bench, tmp_path, bad)
+    else:
+        bad["method"] = "sca-layernorm"
+        path = bench.row_path(tmp_path, 0, "sca-layernorm", "energy", 0.5)
+        path.write_text(json.dumps(bad))
+    with pytest.raises(ScaLavaError, match=re.escape(str(path))):
+        bench.load_rows(tmp_path)
+    assert bench.main(["--out", str(tmp_path), "--report-only"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("bench_pruning: ") and "\n" not in err and "Traceback" not in err
+
+
+def test_rows_made_with_other_settings_do_not_share_a_table(bench, tmp_path):
+    _write(bench, tmp_path, _row(epochs=13))
+    _write(bench, tmp_path, _row("sca-drive", "energy", 0.3, accuracy=0.94, uj=6.0, epochs=13, prune_epochs=8))
+    _write(bench, tmp_path, _row("taylor", "energy", 0.3, accuracy=0.93, uj=6.0, epochs=13, prune_epochs=14))
+    with pytest.raises(ScaLavaError, match="prune_epochs=8 .* prune_epochs=14 .*another --out"):
+        bench.load_rows(tmp_path)
+
+
+def test_a_run_with_other_settings_is_refused_before_training(bench, tmp_path, capsys):
+    """``run_grid`` compares this invocation's settings with the rows already
+    there before it loads data or trains anything."""
+    _write(bench, tmp_path, _row(epochs=13, arch="mnist_vgg"))
+    rc = bench.main(["--out", str(tmp_path), "--seeds", "0", "--energy", "0.3", "--params", "--criteria", "random",
+               "--epochs", "2"])
+    assert rc == 2
+    assert "epochs=13" in capsys.readouterr().err
