@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from bench_pruning import deployment_cost, read_row, row_path
+
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         data = load_mnist5k(seed)
         trainer = Trainer(build_network(cfg, seed), TrainConfig(epochs=epochs, seed=seed, shift=recipe.get("shift", 0),
                                                                lr=recipe.get("lr", 3e-3)))
-        trainer.fit(data, progress=False, log=lambda m: print(f"seed {seed} {m}", flush=True))
+        trainer.fit(data, progress=False, log=lambda m, s=seed: print(f"seed {s} {m}", flush=True))
         m = measure(trainer.model, data.test_x, data.test_y)
         cost = deployment_cost(trainer.model, encode(data.test_x[:args.budget_samples], cfg.num_steps))
         d = dense[seed]
