@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from sca_lava.atomic import write_json, write_text
-from sca_lava.configfile import load_structured, validate
+from sca_lava.configfile import check_finite, load_structured, validate
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
@@ -138,8 +138,7 @@ def run_grid(args) -> None:
     config = named_config(args.arch)
     out = Path(args.out)
     budgets = [("energy", v) for v in args.energy] + [("params", v) for v in args.params]
-    check_settings([read_row(p) for p in sorted((out / "rows").glob("seed*/*.json"))], out / "rows",
-                   wanted=settings(args, dense=False))
+    check_settings(read_rows(out), out / "rows", wanted=settings(args, dense=False))
     for seed in args.seeds:
         data = load_mnist5k(seed).subset(train=args.train_samples, test=args.test_samples)
         test_spikes = encode(data.test_x[:args.budget_samples], config.num_steps)
@@ -189,7 +188,6 @@ def run_grid(args) -> None:
 DENSE_KEYS = ("arch", "epochs", "lr", "shift", "train_samples", "test_samples", "budget_samples")
 PRUNE_KEYS = ("prune_epochs", "prune_lr", "rate_floor", "distill", "ramp_epochs", "regrow", "cost_weight")
 
-_NUM = {"type": "number"}
 _COST = {"type": "object", "required": ["cores", "dynamic_energy_uj"],
          "properties": {"cores": {"type": "integer", "minimum": 0}, "dynamic_energy_uj": {"type": "number", "minimum": 0}}}
 ROW_SCHEMA = {
@@ -214,30 +212,21 @@ def settings(args, dense: bool) -> dict:
     return {k: getattr(args, k) for k in DENSE_KEYS + (() if dense else PRUNE_KEYS)}
 
 
-def _finite(obj, where: str) -> None:
-    stack = [obj]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, float) and not np.isfinite(node):
-            raise ScaLavaError(f"{where}: a number is not finite ({node})")
-
-
 def read_row(path: Path) -> dict:
     """One row file, validated completely: a one-line error names the file."""
     row = load_structured(path, "benchmark row", max_bytes=1 << 16)
     validate(row, ROW_SCHEMA, str(path))
-    _finite(row, str(path))
+    check_finite(row, str(path))
     seed, method = row["seed"], row["method"]
     if path != row_path(path.parents[2], seed, method, row["kind"], row["budget"]):
         raise ScaLavaError(f"{path}: holds {method}@{row['kind']}={row['budget']:g} of seed {seed}, "
                            f"not what its name says")
-    if method != "dense" and not 0 < row["cost"]["loihi2"]["dynamic_energy_uj"]:
-        raise ScaLavaError(f"{path}: zero Loihi 2 energy")
     return row
+
+
+def read_rows(out: Path) -> list[dict]:
+    """Every row file under OUT/rows, validated."""
+    return [read_row(p) for p in sorted((out / "rows").glob("seed*/*.json"))]
 
 
 def check_settings(rows: list[dict], where: Path, wanted: dict | None = None) -> None:
@@ -254,7 +243,7 @@ def check_settings(rows: list[dict], where: Path, wanted: dict | None = None) ->
 
 def load_rows(out: Path) -> list[dict]:
     """Every finished run under OUT/rows, with fractions of its seed's dense net."""
-    rows = [read_row(p) for p in sorted((out / "rows").glob("seed*/*.json"))]
+    rows = read_rows(out)
     check_settings(rows, out / "rows")
     dense = {r["seed"]: r for r in rows if r["method"] == "dense"}
     for r in rows:

@@ -10,6 +10,7 @@ message naming the offending field. A leaf module (no torch, no Lava).
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -52,6 +53,20 @@ def depth(obj, limit: int = MAX_DEPTH) -> int:
             return deepest
         stack.extend((c, d + 1) for c in children)
     return deepest
+
+
+def check_finite(obj, where: str) -> None:
+    """Every float in parsed data is finite (JSON readers accept NaN, Infinity
+    and 1e400; schemas cannot say "finite"). Iterative, like :func:`depth`."""
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise ScaLavaError(f"{where}: a number is not finite ({node})")
 
 
 def load_structured(path: str | os.PathLike, what: str, max_bytes: int = MAX_BYTES,
