@@ -189,7 +189,7 @@ DENSE_KEYS = ("arch", "epochs", "lr", "shift", "train_samples", "test_samples", 
 PRUNE_KEYS = ("prune_epochs", "prune_lr", "rate_floor", "distill", "ramp_epochs", "regrow", "cost_weight")
 
 _COST = {"type": "object", "required": ["cores", "dynamic_energy_uj"],
-         "properties": {"cores": {"type": "integer", "minimum": 0}, "dynamic_energy_uj": {"type": "number", "minimum": 0}}}
+         "properties": {"cores": {"type": "integer", "minimum": 0}, "dynamic_energy_uj": {"type": "number", "exclusiveMinimum": 0}}}
 ROW_SCHEMA = {
     "type": "object",
     "required": ["method", "kind", "budget", "seed", "accuracy", "params", "cost"],

@@ -81,6 +81,15 @@ def test_a_bad_row_file_is_a_one_line_error_naming_it(bench, tmp_path, case, cap
     assert err.startswith("bench_pruning: ") and "\n" not in err and "Traceback" not in err
 
 
+def test_a_dense_row_without_energy_is_refused_not_divided_by(bench, tmp_path):
+    """The dense row is every fraction's denominator: zero energy there was a
+    ZeroDivisionError traceback."""
+    path = _write(bench, tmp_path, _row(uj=0.0))
+    _write(bench, tmp_path, _row("random", "energy", 0.5, accuracy=0.9, uj=10.0))
+    with pytest.raises(ScaLavaError, match=re.escape(str(path))):
+        bench.load_rows(tmp_path)
+
+
 def test_rows_made_with_other_settings_do_not_share_a_table(bench, tmp_path):
     _write(bench, tmp_path, _row(epochs=13))
     _write(bench, tmp_path, _row("sca-drive", "energy", 0.3, accuracy=0.94, uj=6.0, epochs=13, prune_epochs=8))
