@@ -324,7 +324,9 @@ def verdict(rows: list[dict]) -> list[str]:
     """The issue's targets, measured per SCA variant and energy budget: the gap
     to dense (target <= 1 point at 30 %, <= 3 at 15 %) and the margin over
     each baseline, every comparison on the seeds both sides ran (a mean over
-    other seeds would compare other dense nets)."""
+    other seeds would compare other dense nets), with the number of those
+    seeds on which SCA is at least level: a mean margin carried by one seed
+    is not a win."""
     by = {}
     for r in rows:
         by.setdefault((r["kind"], r["budget"], r["method"]), {})[r["seed"]] = 100 * r["accuracy"]
@@ -343,8 +345,10 @@ def verdict(rows: list[dict]) -> list[str]:
             other = by.get((kind, budget, base), {})
             common = sorted(set(acc) & set(other))
             if common:
-                diff = float(np.mean([acc[s] - other[s] for s in common]))
-                parts.append(f"{base} {diff:+.2f} ({len(common)} seed{'s' * (len(common) > 1)})")
+                diffs = [acc[s] - other[s] for s in common]
+                wins = sum(d >= 0 for d in diffs)
+                parts.append(f"{base} {float(np.mean(diffs)):+.2f} (at least level on {wins} of {len(common)} "
+                             f"seed{'s' * (len(common) > 1)})")
         lines.append(f"energy {budget:.0%}: {method} {mine:.2f} over seeds {seeds}, {gap:.2f} points below dense"
                      + ("; vs " + ", ".join(parts) if parts else ""))
     return lines

@@ -106,3 +106,14 @@ def test_a_run_with_other_settings_is_refused_before_training(bench, tmp_path, c
                "--epochs", "2"])
     assert rc == 2
     assert "epochs=13" in capsys.readouterr().err
+
+
+def test_verdict_compares_on_shared_seeds_and_counts_per_seed_wins(bench):
+    rows = [_row(seed=s, accuracy=a) for s, a in [(0, 0.97), (1, 0.96), (2, 0.98)]]
+    rows += [_row("sca-drive", "energy", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.95), (1, 0.93), (2, 0.94)]]
+    # taylor ran on seeds 0 and 1 only: ahead on seed 0, behind on seed 1
+    rows += [_row("taylor", "energy", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.96), (1, 0.90)]]
+    (line,) = bench.verdict(rows)
+    assert "sca-drive 94.00 over seeds [0, 1, 2], 3.00 points below dense" in line
+    # (95 - 96 + 93 - 90) / 2 = +1.00 on the two shared seeds, level or ahead on one of them
+    assert "taylor +1.00 (at least level on 1 of 2 seeds)" in line
