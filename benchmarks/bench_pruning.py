@@ -120,6 +120,16 @@ def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path
     return out / "rows" / f"seed{seed}" / f"{method}@{kind}={value:g}.json"
 
 
+def dense_recipe(arch: str, epochs: int | None = None, lr: float | None = None,
+                 shift: int | None = None) -> tuple[int, float, int]:
+    """Dense training epochs, learning rate and shift: the given ones, else
+    the network's recipe (``workflow.RECIPES``). One place, so a shape trained
+    from scratch (bench_scratch_shape) is trained like the dense nets here."""
+    recipe = RECIPES.get(arch, {})
+    return (epochs or recipe.get("epochs", 8), recipe.get("lr", 3e-3) if lr is None else lr,
+            recipe.get("shift", 0) if shift is None else shift)
+
+
 def dense_net(args, config, data, seed: int):
     """Train (or resume, or load) the dense net of ``seed``; checkpoint
     OUT/dense_seed<S>.pt after every epoch."""
@@ -388,12 +398,10 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = RECIPES.get(args.arch, {})
-    args.epochs = args.epochs or recipe.get("epochs", 8)
+    args.epochs, args.lr, args.shift = dense_recipe(args.arch, args.epochs, args.lr, args.shift)
     args.prune_epochs = args.prune_epochs or recipe.get("prune_epochs", 6)
-    args.shift = recipe.get("shift", 0) if args.shift is None else args.shift
     args.rate_floor = recipe.get("rate_floor", 0.0) if args.rate_floor is None else args.rate_floor
     args.prune_lr = recipe.get("prune_lr", 1e-3) if args.prune_lr is None else args.prune_lr
-    args.lr = recipe.get("lr", 3e-3) if args.lr is None else args.lr
     args.distill = recipe.get("distill", 0.0) if args.distill is None else args.distill
     args.cost_weight = recipe.get("cost_weight", 0.0) if args.cost_weight is None else args.cost_weight
     out = Path(args.out)

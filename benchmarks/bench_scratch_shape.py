@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_pruning import deployment_cost, read_row, row_path
+from bench_pruning import dense_recipe, deployment_cost, read_row, row_path
 
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
@@ -30,7 +30,7 @@ from sca_lava.models import build_network
 from sca_lava.models.config import ARCHS, DEFAULT_ARCH, named_config
 from sca_lava.pruning.report import measure
 from sca_lava.training import TrainConfig, Trainer
-from sca_lava.workflow import RECIPES, synapse_counts
+from sca_lava.workflow import synapse_counts
 
 
 def shaped(arch: str, channels: list[int]):
@@ -57,8 +57,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    recipe = RECIPES.get(args.arch, {})
-    epochs = args.epochs or recipe.get("epochs", 8)
+    epochs, lr, shift = dense_recipe(args.arch, args.epochs)
     try:
         cfg = shaped(args.arch, args.channels)
         dense = {s: read_row(row_path(Path(args.dense_out), s, "dense", "params", 1.0)) for s in args.seeds}
@@ -68,8 +67,7 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         t0 = time.time()
         data = load_mnist5k(seed)
-        trainer = Trainer(build_network(cfg, seed), TrainConfig(epochs=epochs, seed=seed, shift=recipe.get("shift", 0),
-                                                               lr=recipe.get("lr", 3e-3)))
+        trainer = Trainer(build_network(cfg, seed), TrainConfig(epochs=epochs, seed=seed, shift=shift, lr=lr))
         trainer.fit(data, progress=False, log=lambda m, s=seed: print(f"seed {s} {m}", flush=True))
         m = measure(trainer.model, data.test_x, data.test_y)
         cost = deployment_cost(trainer.model, encode(data.test_x[:args.budget_samples], cfg.num_steps))
