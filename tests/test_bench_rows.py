@@ -117,3 +117,17 @@ def test_verdict_compares_on_shared_seeds_and_counts_per_seed_wins(bench):
     assert "sca-drive 94.00 over seeds [0, 1, 2], 3.00 points below dense" in line
     # (95 - 96 + 93 - 90) / 2 = +1.00 on the two shared seeds, level or ahead on one of them
     assert "taylor +1.00 (at least level on 1 of 2 seeds)" in line
+
+
+def test_verdict_judges_parameter_budgets_too(bench):
+    """Equal parameter budgets are half of the benchmark: the verdict must not
+    drop them (it reported energy budgets only)."""
+    rows = [_row(seed=s) for s in (0, 1)]
+    rows += [_row("sca-drive", "params", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.96), (1, 0.95)]]
+    rows += [_row("gain", "params", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.95), (1, 0.955)]]
+    rows += [_row("sca-drive", "energy", 0.3, seed=s, accuracy=0.94) for s in (0, 1)]
+    lines = bench.verdict(rows)
+    assert [ln.split(":")[0] for ln in lines] == ["energy 30%", "params 30%"]
+    assert "sca-drive 95.50 over seeds [0, 1], 1.50 points below dense" in lines[1]
+    # (96 - 95 + 95 - 95.5) / 2 = +0.25, level or ahead on seed 0 only
+    assert "gain +0.25 (at least level on 1 of 2 seeds)" in lines[1]
