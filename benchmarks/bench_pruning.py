@@ -120,6 +120,22 @@ def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path
     return out / "rows" / f"seed{seed}" / f"{method}@{kind}={value:g}.json"
 
 
+def shaped(arch: str, channels: list[int] | None = None):
+    """``arch``'s config, its conv layers' widths set to ``channels`` (None:
+    the arch's own). One place for bench_pruning's wider or narrower dense
+    nets and bench_scratch_shape's pruned shapes trained from scratch."""
+    cfg = named_config(arch)
+    if channels is None:
+        return cfg
+    convs = [ly for ly in cfg.layers if ly["type"] == "conv"]
+    if len(channels) != len(convs) or min(channels) < 1:
+        raise ScaLavaError(f"--channels: {arch} has {len(convs)} conv layers, got {len(channels)} widths")
+    for ly, c in zip(convs, channels):
+        ly["out"] = int(c)
+    cfg.validate()
+    return cfg
+
+
 def dense_recipe(arch: str, epochs: int | None = None, lr: float | None = None,
                  shift: int | None = None) -> tuple[int, float, int]:
     """Dense training epochs, learning rate and shift: the given ones, else
@@ -145,7 +161,7 @@ def dense_net(args, config, data, seed: int):
 
 
 def run_grid(args) -> None:
-    config = named_config(args.arch)
+    config = shaped(args.arch, args.channels)
     out = Path(args.out)
     budgets = [("energy", v) for v in args.energy] + [("params", v) for v in args.params]
     check_settings(read_rows(out), out / "rows", wanted=settings(args, dense=False))
@@ -195,7 +211,7 @@ def run_grid(args) -> None:
 #: what a row depends on, recorded in it: rows made with other settings must not
 #: share a table (a longer fine-tune would pass for the recipe). Dense rows carry
 #: the dense keys only, so one dense net serves every pruning variant of a seed.
-DENSE_KEYS = ("arch", "epochs", "lr", "shift", "train_samples", "test_samples", "budget_samples")
+DENSE_KEYS = ("arch", "channels", "epochs", "lr", "shift", "train_samples", "test_samples", "budget_samples")
 PRUNE_KEYS = ("prune_epochs", "prune_lr", "rate_floor", "distill", "ramp_epochs", "regrow", "cost_weight")
 
 _COST = {"type": "object", "required": ["cores", "dynamic_energy_uj"],
@@ -218,8 +234,12 @@ ROW_SCHEMA = {
 
 
 def settings(args, dense: bool) -> dict:
-    """The options a row was made with (see DENSE_KEYS / PRUNE_KEYS)."""
-    return {k: getattr(args, k) for k in DENSE_KEYS + (() if dense else PRUNE_KEYS)}
+    """The options a row was made with (see DENSE_KEYS / PRUNE_KEYS);
+    ``channels`` as a string ("24-48-48-96-96"), None for the arch's own."""
+    values = {k: getattr(args, k) for k in DENSE_KEYS + (() if dense else PRUNE_KEYS)}
+    if values["channels"] is not None:
+        values["channels"] = "-".join(str(c) for c in values["channels"])
+    return values
 
 
 def read_row(path: Path) -> dict:
@@ -241,10 +261,15 @@ def read_rows(out: Path) -> list[dict]:
 
 def check_settings(rows: list[dict], where: Path, wanted: dict | None = None) -> None:
     """All rows (and ``wanted``, this invocation's) agree on every recorded
-    setting; rows from before settings were recorded are not checked."""
+    setting; rows from before settings were recorded are not checked, and a
+    key a row's settings lack (recorded before the key existed) is its
+    default, None (so a wider net cannot join rows of the arch's own)."""
     seen: dict[str, tuple] = {}
     for r in rows + ([{"method": "this run", "settings": wanted, "seed": "-"}] if wanted else []):
-        for k, v in (r.get("settings") or {}).items():
+        if not r.get("settings"):
+            continue
+        keys = DENSE_KEYS + (() if r["method"] == "dense" else PRUNE_KEYS)
+        for k, v in {**{k: None for k in keys}, **r["settings"]}.items():
             if k in seen and seen[k][0] != v:
                 raise ScaLavaError(f"{where}: rows made with {k}={seen[k][0]} ({seen[k][1]}) and {k}={v} "
                                    f"({r['method']}, seed {r['seed']}) cannot share a table: use another --out")
@@ -370,6 +395,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/bench_pruning", help="folder of checkpoints, rows, table and plots")
     p.add_argument("--arch", default=DEFAULT_ARCH, choices=list(ARCHS))
+    p.add_argument("--channels", type=int, nargs="+", default=None,
+                   help="conv widths of the dense net, first to last (default: the arch's own)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (split, init, batch order)")
     p.add_argument("--epochs", type=int, default=None, help="dense epochs (default: the demo recipe)")
     p.add_argument("--shift", type=int, default=None, help="dense training shift augmentation (default: recipe)")
@@ -410,7 +437,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     if args.overhead or args.overhead_only:
-        ov = overhead(named_config(args.arch))
+        ov = overhead(shaped(args.arch, args.channels))
         print(f"training step: plain {1000 * ov['plain_step_s']:.1f} ms, with SCA bookkeeping "
               f"{1000 * ov['sca_step_s']:.1f} ms, ratio {ov['ratio']:.3f} (target <= 1.10)", flush=True)
         write_json(out / "overhead.json", ov)

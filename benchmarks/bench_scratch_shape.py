@@ -22,27 +22,15 @@ import time
 from pathlib import Path
 
 import torch
-from bench_pruning import dense_recipe, deployment_cost, read_row, row_path
+from bench_pruning import dense_recipe, deployment_cost, read_row, row_path, shaped
 
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
-from sca_lava.models.config import ARCHS, DEFAULT_ARCH, named_config
+from sca_lava.models.config import ARCHS, DEFAULT_ARCH
 from sca_lava.pruning.report import measure
 from sca_lava.training import TrainConfig, Trainer
 from sca_lava.workflow import synapse_counts
-
-
-def shaped(arch: str, channels: list[int]):
-    """``arch``'s config with its conv layers' widths set to ``channels``."""
-    cfg = named_config(arch)
-    convs = [ly for ly in cfg.layers if ly["type"] == "conv"]
-    if len(channels) != len(convs) or min(channels) < 1:
-        raise ScaLavaError(f"--channels: {arch} has {len(convs)} conv layers, got {len(channels)} widths")
-    for ly, c in zip(convs, channels):
-        ly["out"] = int(c)
-    cfg.validate()
-    return cfg
 
 
 def main(argv=None) -> int:

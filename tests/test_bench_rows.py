@@ -108,6 +108,29 @@ def test_a_run_with_other_settings_is_refused_before_training(bench, tmp_path, c
     assert "epochs=13" in capsys.readouterr().err
 
 
+def test_a_wider_net_cannot_join_rows_recorded_before_channels_were(bench, tmp_path, capsys):
+    """Rows recorded before ``channels`` was a setting are the arch's own
+    widths: a run on a wider dense net must not join them (it would be judged
+    against the narrower dense net)."""
+    _write(bench, tmp_path, _row(epochs=13, arch="mnist_vgg"))
+    rc = bench.main(["--out", str(tmp_path), "--seeds", "0", "--energy", "0.3", "--params", "--criteria", "random",
+                     "--epochs", "13", "--channels", "24", "48", "48", "96", "96"])
+    assert rc == 2
+    assert "channels=None" in capsys.readouterr().err
+    # and the setting travels as a string in the row, so --report-only sees it too
+    _write(bench, tmp_path, _row("random", "energy", 0.3, accuracy=0.9, uj=6.0, epochs=13, arch="mnist_vgg",
+                                  channels="24-48-48-96-96"))
+    with pytest.raises(ScaLavaError, match="channels=None .* channels=24-48-48-96-96"):
+        bench.load_rows(tmp_path)
+
+
+def test_channels_of_the_wrong_count_are_a_one_line_error(bench, tmp_path, capsys):
+    rc = bench.main(["--out", str(tmp_path), "--seeds", "0", "--energy", "0.3", "--params", "--criteria", "random",
+                     "--channels", "24", "48"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == "bench_pruning: --channels: mnist_vgg has 5 conv layers, got 2 widths"
+
+
 def test_verdict_compares_on_shared_seeds_and_counts_per_seed_wins(bench):
     rows = [_row(seed=s, accuracy=a) for s, a in [(0, 0.97), (1, 0.96), (2, 0.98)]]
     rows += [_row("sca-drive", "energy", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.95), (1, 0.93), (2, 0.94)]]
