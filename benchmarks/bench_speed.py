@@ -1,12 +1,17 @@
 """SLAYER training step time vs Lava time per simulated step, default model.
 
-Prints figures measured side by side in one run (no assertions):
-  python benchmarks/bench_speed.py [--batch-size 32] [--steps 10] [--lava-samples 8]
+Prints figures measured side by side in one run (no assertions), among them
+the training step with lava-dl's own CPU leaky integrator (its Python loop)
+against sca_lava's compiled kernel (``sca_lava._slayer_cpu``), one turn of
+each in alternation, medians and their ratio:
+  python benchmarks/bench_speed.py [--batch-size 32] [--steps 10] [--rounds 3] [--lava-samples 8]
+      [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sca_lava._lava_dl import slayer
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.deploy.lava_runner import run_lava
 from sca_lava.models import build_network, default_config
@@ -24,8 +30,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10, help="timed training steps")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating turns of the two leaky integrators")
     ap.add_argument("--lava-samples", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     data = load_mnist5k()
     config = default_config()
@@ -41,11 +51,21 @@ def main() -> None:
         loss.backward()
         trainer.optimizer.step()
 
-    step()  # warm-up
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    train_step = (time.perf_counter() - start) / args.steps
+    li = slayer().neuron.dynamics.leaky_integrator
+    variants = {"kernel": (li._li_dynamics_fwd, li._li_dynamics_bwd),
+                "lava-dl": getattr(li, "_sca_lava_reference", None)}
+    times = {name: [] for name, fns in variants.items() if fns is not None}
+    for _ in range(args.rounds):
+        for name in times:
+            li._li_dynamics_fwd, li._li_dynamics_bwd = variants[name]
+            step()  # warm-up
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step()
+            times[name].append((time.perf_counter() - start) / args.steps)
+    li._li_dynamics_fwd, li._li_dynamics_bwd = variants["kernel"]
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    train_step = min(medians.values())
 
     with torch.no_grad():
         start = time.perf_counter()
@@ -61,9 +81,13 @@ def main() -> None:
         lava_total = time.perf_counter() - start
 
     lava_steps = args.lava_samples * T
-    print(f"model: default 16-32-64 conv + 128 dense + 10, T={T}, torch threads={torch.get_num_threads()}")
-    print(f"SLAYER training step (batch {args.batch_size}):      {train_step * 1e3:8.1f} ms  "
-          f"({train_step / (args.batch_size * T) * 1e3:.3f} ms per sample-step)")
+    widths = "-".join(str(ly["out"]) for ly in config.layers if "out" in ly)
+    print(f"model: default ({widths}), T={T}, torch threads={torch.get_num_threads()}")
+    for name, median in medians.items():
+        print(f"SLAYER training step (batch {args.batch_size}), {name + ' leaky integrator:':26s}{median * 1e3:8.1f} ms  "
+              f"({median / (args.batch_size * T) * 1e3:.3f} ms per sample-step)")
+    if len(medians) == 2:
+        print(f"ratio lava-dl / kernel training step:        {medians['lava-dl'] / medians['kernel']:8.2f}x")
     print(f"SLAYER inference (batch {args.batch_size}):          {infer * 1e3:8.1f} ms")
     print(f"Lava run, {args.lava_samples} samples x {T} steps:           {lava_total:8.2f} s incl. build")
     print(f"Lava time per simulated step (run only):   {result.seconds / lava_steps * 1e3:8.1f} ms")
