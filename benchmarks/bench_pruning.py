@@ -391,6 +391,68 @@ def verdict(rows: list[dict]) -> list[str]:
     return lines
 
 
+def energy_at(points: list[tuple[float, float]], target: float) -> tuple[float, bool]:
+    """The least energy fraction at which the piecewise-linear curve through
+    ``points`` (energy fraction, accuracy), sorted by energy, reaches
+    ``target`` accuracy; ``(e, True)`` when the curve's cheapest point already
+    does (an upper bound: below the measured range). The dense point closes
+    every curve, so a target below dense is always reached."""
+    pts = sorted(points)
+    if pts[0][1] >= target:
+        return pts[0][0], True
+    for (e0, a0), (e1, a1) in zip(pts, pts[1:]):
+        if a0 < target <= a1:
+            return e0 + (target - a0) * (e1 - e0) / (a1 - a0), False
+    raise ValueError(f"accuracy {target} is not reached on {pts}")
+
+
+def iso_accuracy(rows: list[dict], drops=(1.0, 3.0, 5.0)) -> list[str]:
+    """The claim read at equal accuracy: the Loihi 2 energy (fraction of dense)
+    each criterion needs to come within ``drop`` points of its dense nets,
+    interpolated on its mean accuracy-vs-energy curve through its energy
+    budgets and the dense point (means over every seed it ran; a budget not
+    run on all of them is left out, so no point mixes other dense nets), and
+    SCA's energy against the cheapest baseline's."""
+    dense = {r["seed"]: r for r in rows if r["method"] == "dense"}
+    runs: dict[str, dict[float, dict[int, dict]]] = {}
+    for r in rows:
+        if r["kind"] == "energy" and r["seed"] in dense:
+            runs.setdefault(r["method"], {}).setdefault(r["budget"], {})[r["seed"]] = r
+    lines = []
+    for drop in drops:
+        need: dict[str, tuple[float, bool]] = {}
+        for method, budgets in sorted(runs.items()):
+            seeds = sorted(set().union(*budgets.values()))
+            complete = [b for b in budgets.values() if len(b) == len(seeds)]  # a budget short of seeds is left out
+            if not complete:
+                continue
+            uj = {s: dense[s]["cost"]["loihi2"]["dynamic_energy_uj"] for s in seeds}
+            pts = [(float(np.mean([b[s]["cost"]["loihi2"]["dynamic_energy_uj"] / uj[s] for s in seeds])),
+                    100 * float(np.mean([b[s]["accuracy"] for s in seeds]))) for b in complete]
+            ref = 100 * float(np.mean([dense[s]["accuracy"] for s in seeds]))
+            need[method] = energy_at(pts + [(1.0, ref)], ref - drop)
+        if not need:
+            continue
+        text = ", ".join(f"{m} {'<= ' if bound else ''}{100 * e:.1f} %" for m, (e, bound) in
+                         sorted(need.items(), key=lambda kv: kv[1][0]))
+        base = {m: v for m, v in need.items() if m in BASELINES}
+        versus = []
+        if base:
+            best = min(base, key=lambda m: base[m][0])
+            for m in SCA_VARIANTS:
+                if m not in need:
+                    continue
+                (e, mine_bound), (eb, base_bound) = need[m], base[best]
+                if mine_bound and base_bound:  # both at or below their cheapest budget: no ratio
+                    versus.append(f"{m} and {best} both below the measured budgets")
+                else:
+                    bound = " (at most)" if mine_bound else " (at least)" if base_bound else ""
+                    versus.append(f"{m} {e / eb:.2f}x{bound} the energy of the cheapest baseline ({best})")
+        lines.append(f"energy to stay within {drop:g} point{'s' * (drop != 1)} of dense: {text}"
+                     + ("; " + "; ".join(versus) if versus else ""))
+    return lines
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="runs/bench_pruning", help="folder of checkpoints, rows, table and plots")
@@ -459,10 +521,11 @@ def main(argv=None) -> int:
           f"SynOps on test spikes; cores and Loihi 2 dynamic energy per inference from evaluator activity "
           f"(fractions of each seed's dense net)\n")
     print(text)
-    for line in verdict(rows):
+    judged = verdict(rows) + iso_accuracy(rows)
+    for line in judged:
         print(line)
     files = plots(rows, out)
-    write_text(out / "table.md", text + "\n")
+    write_text(out / "table.md", text + "\n\n" + "\n".join(f"- {line}" for line in judged) + "\n")
     print(f"\nplots: {', '.join(files)}; table: {out / 'table.md'}; this invocation {time.time() - t0:.0f} s")
     return 0
 

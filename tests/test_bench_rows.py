@@ -154,3 +154,30 @@ def test_verdict_judges_parameter_budgets_too(bench):
     assert "sca-drive 95.50 over seeds [0, 1], 1.50 points below dense" in lines[1]
     # (96 - 95 + 95 - 95.5) / 2 = +0.25, level or ahead on seed 0 only
     assert "gain +0.25 (at least level on 1 of 2 seeds)" in lines[1]
+
+
+def test_energy_at_interpolates_the_cheapest_crossing(bench):
+    pts = [(1.0, 97.0), (0.3, 94.0), (0.5, 96.0)]
+    assert bench.energy_at(pts, 96.0) == (0.5, False)
+    assert math.isclose(bench.energy_at(pts, 95.0)[0], 0.4)
+    assert bench.energy_at(pts, 93.0) == (0.3, True)  # reached at the cheapest point: an upper bound
+    with pytest.raises(ValueError):
+        bench.energy_at(pts, 98.0)
+
+
+def test_iso_accuracy_reads_the_energy_each_criterion_needs(bench):
+    """The claim at equal accuracy: SCA reaches dense - 1 point at half the
+    energy, where random needs 0.75 of it (between its 50 % budget and dense)."""
+    rows = [_row(seed=s, accuracy=0.97, uj=20.0) for s in (0, 1)]
+    for method, accs in (("sca-drive", (0.96, 0.94)), ("random", (0.95, 0.93))):
+        for budget, uj, acc in ((0.5, 10.0, accs[0]), (0.3, 6.0, accs[1])):
+            rows += [_row(method, "energy", budget, seed=s, accuracy=acc, uj=uj) for s in (0, 1)]
+    rows.append(_row("taylor", "energy", 0.3, seed=0, accuracy=0.5, uj=6.0))  # one seed, a 30 % budget only
+    rows.append(_row("random", "energy", 0.15, seed=0, accuracy=0.90, uj=3.0))  # not on seed 1: left out
+    one, three, five = bench.iso_accuracy(rows)
+    assert one.startswith("energy to stay within 1 point of dense: sca-drive 50.0 %, random 75.0 %, taylor ")
+    assert "sca-drive 0.67x the energy of the cheapest baseline (random)" in one
+    # dense - 3 = 94.0: SCA's cheapest budget already reaches it (at most 30 %), random at 40 %
+    assert "sca-drive <= 30.0 %, random 40.0 %" in three
+    assert "sca-drive 0.75x (at most) the energy of the cheapest baseline (random)" in three
+    assert "sca-drive and random both below the measured budgets" in five
