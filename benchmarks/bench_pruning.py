@@ -340,8 +340,14 @@ def plots(rows: list[dict], out: Path) -> list[str]:
                     ax.plot(*zip(*pts), marker="o", label=m)
             dense = g.get(("params", 1.0, "dense"), [])
             if dense:
-                ax.plot(float(np.mean([r[key] for r in dense])), 100 * float(np.mean([r["accuracy"] for r in dense])),
+                ref = 100 * float(np.mean([r["accuracy"] for r in dense]))
+                ax.plot(float(np.mean([r[key] for r in dense])), ref,
                         marker="*", markersize=12, color="k", linestyle="none", label="dense")
+                if name == "energy" and kind == "energy":  # the levels iso_accuracy reads the energy at
+                    for drop in (1, 3):
+                        ax.axhline(ref - drop, color="grey", linestyle=":", linewidth=0.8)
+                        ax.annotate(f"dense - {drop}", (0, ref - drop), xycoords=("axes fraction", "data"),
+                                    fontsize=6, color="grey", va="bottom")
             ax.set_xlabel(label)
             ax.set_ylabel("test accuracy (%), mean over seeds")
             ax.set_title(f"{kind} budgets", fontsize=10)
