@@ -138,6 +138,8 @@ def install(slayer) -> bool:
         grad_input = torch.empty_like(go)
         _run("backward", go.reshape(neurons, steps).numpy(), np.float32(factor.item()),
              grad_input.reshape(neurons, steps).numpy())
+        if not decay.requires_grad:  # a fixed decay (sca_lava's neurons): autograd drops this gradient
+            return grad_input, None
         # the decay's gradient exactly as lava-dl sums it (one shared decay)
         grad_decay = torch.sum((grad_input[..., 1:] * output[..., :-1]).flatten(), dim=0, keepdim=True)
         return grad_input, grad_decay

@@ -70,6 +70,20 @@ def test_states_and_gradients_equal_lava_dl(dynamics, threads, shape):
                     assert torch.equal(ref[1], fast[1]), (shape, scale, threshold)
 
 
+def test_a_learnable_decay_gets_lava_dls_gradient(dynamics):
+    """sca_lava's decays are fixed (their gradient is skipped); a learnable one
+    gets the gradient lava-dl sums, bit for bit."""
+    inp = (torch.randn(6, 5, 4, 20) * 2).requires_grad_()
+    grads = []
+    for which in ("reference", "fast"):
+        dynamics(which)
+        decay = torch.tensor([300.0], requires_grad=True)
+        out = _li()._LIDynamics.apply(inp, decay, torch.zeros(6, 5, 4), THRESHOLD, W_SCALE)
+        grads.append(torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).reshape(out.shape)).sum(),
+                                         [inp, decay]))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
 def test_per_neuron_decays_take_lava_dls_path(dynamics):
     """Only one shared decay per layer is compiled; others get lava-dl's own loop."""
     inp = torch.randn(2, 3, 8).requires_grad_()
