@@ -105,7 +105,10 @@ class CostTap:
         nz = (x != 0).to(torch.float32)  # one elementwise pass, shared by both counts below
         # per input neuron: events summed over samples and steps (exact in float32 below 2^24)
         self.inputs += nz.sum(dim=0).sum(dim=-1).reshape(-1).to(torch.float64).cpu()
-        fired = nz.amax(dim=1) if self.geo.kind == "conv" else nz.reshape(n, -1, t).amax(dim=1, keepdim=True)
+        if self.geo.kind == "conv":
+            fired = nz.amax(dim=1)
+        else:  # a sum over the 1024 inputs runs 10x faster than amax over that strided dim; same 0/1 map
+            fired = (nz.reshape(n, -1, t).sum(dim=1, keepdim=True) > 0).to(torch.float32)
         self.active += active_steps(fired, self.geo, self.horizon)  # one sync per batch, as the loss's .item()
         if self.last:
             self.host += float((out != 0).sum())
