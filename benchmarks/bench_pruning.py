@@ -116,6 +116,11 @@ def prune_config(criterion: str, kind: str, value: float, seed: int, cost_weight
                        **{k: v for k, v in options.items() if v is not None})
 
 
+def energy_fraction(row: dict, dense: dict) -> float:
+    """A net's Loihi 2 dynamic energy per inference as a fraction of its seed's dense net's."""
+    return row["cost"]["loihi2"]["dynamic_energy_uj"] / dense["cost"]["loihi2"]["dynamic_energy_uj"]
+
+
 def row_path(out: Path, seed: int, method: str, kind: str, value: float) -> Path:
     return out / "rows" / f"seed{seed}" / f"{method}@{kind}={value:g}.json"
 
@@ -195,7 +200,7 @@ def run_grid(args) -> None:
             row = {"method": crit, "kind": kind, "budget": value, "seed": seed, "accuracy": rep["test_accuracy"],
                    "params": rep["params"], "param_fraction": rep["param_fraction"],
                    "synops_fraction": rep["synops_fraction"], "cost": cost,
-                   "energy_fraction": cost["loihi2"]["dynamic_energy_uj"] / ref["cost"]["loihi2"]["dynamic_energy_uj"],
+                   "energy_fraction": energy_fraction({"cost": cost}, ref),
                    "channels": [c["after"] for c in rep["channels_per_layer"]],
                    "pruner_cost_fraction": rep["budget"]["cost_fraction"], "seconds": time.time() - t0,
                    "settings": settings(args, dense=False)}
@@ -286,12 +291,20 @@ def load_rows(out: Path) -> list[dict]:
         if d is None:
             continue
         r["param_fraction"] = r["params"] / d["params"]
-        r["energy_fraction"] = r["cost"]["loihi2"]["dynamic_energy_uj"] / d["cost"]["loihi2"]["dynamic_energy_uj"]
+        r["energy_fraction"] = energy_fraction(r, d)
         r["synops_fraction"] = r.get("synops_fraction", 1.0)
         for prof in PROFILES:
             r[f"{prof}_cores"] = r["cost"][prof]["cores"]
         r["loihi2_uj"] = r["cost"]["loihi2"]["dynamic_energy_uj"]
     return [r for r in rows if r["seed"] in dense]
+
+
+def by_seed(rows: list[dict]) -> dict[tuple, dict[int, dict]]:
+    """(kind, budget, method) -> {seed: row}: comparisons pair rows by seed."""
+    by: dict[tuple, dict[int, dict]] = {}
+    for r in rows:
+        by.setdefault((r["kind"], r["budget"], r["method"]), {})[r["seed"]] = r
+    return by
 
 
 def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
@@ -370,9 +383,7 @@ def verdict(rows: list[dict]) -> list[str]:
     other seeds would compare other dense nets), with the number of those
     seeds on which SCA is at least level: a mean margin carried by one seed
     is not a win."""
-    by = {}
-    for r in rows:
-        by.setdefault((r["kind"], r["budget"], r["method"]), {})[r["seed"]] = 100 * r["accuracy"]
+    by = {key: {s: 100 * r["accuracy"] for s, r in runs.items()} for key, runs in by_seed(rows).items()}
     dense = by.get(("params", 1.0, "dense"), {})
     lines = []
     for (kind, budget, method), acc in sorted(by.items()):
@@ -419,11 +430,13 @@ def iso_accuracy(rows: list[dict], drops=(1.0, 3.0, 5.0)) -> list[str]:
     budgets and the dense point (means over every seed it ran; a budget not
     run on all of them is left out, so no point mixes other dense nets), and
     SCA's energy against the cheapest baseline's."""
-    dense = {r["seed"]: r for r in rows if r["method"] == "dense"}
+    by = by_seed(rows)
+    dense = by.get(("params", 1.0, "dense"), {})
     runs: dict[str, dict[float, dict[int, dict]]] = {}
-    for r in rows:
-        if r["kind"] == "energy" and r["seed"] in dense:
-            runs.setdefault(r["method"], {}).setdefault(r["budget"], {})[r["seed"]] = r
+    for (kind, budget, method), seeds in by.items():
+        paired = {s: r for s, r in seeds.items() if s in dense}
+        if kind == "energy" and paired:
+            runs.setdefault(method, {})[budget] = paired
     lines = []
     for drop in drops:
         need: dict[str, tuple[float, bool]] = {}
@@ -432,8 +445,7 @@ def iso_accuracy(rows: list[dict], drops=(1.0, 3.0, 5.0)) -> list[str]:
             complete = [b for b in budgets.values() if len(b) == len(seeds)]  # a budget short of seeds is left out
             if not complete:
                 continue
-            uj = {s: dense[s]["cost"]["loihi2"]["dynamic_energy_uj"] for s in seeds}
-            pts = [(float(np.mean([b[s]["cost"]["loihi2"]["dynamic_energy_uj"] / uj[s] for s in seeds])),
+            pts = [(float(np.mean([energy_fraction(b[s], dense[s]) for s in seeds])),
                     100 * float(np.mean([b[s]["accuracy"] for s in seeds]))) for b in complete]
             ref = 100 * float(np.mean([dense[s]["accuracy"] for s in seeds]))
             need[method] = energy_at(pts + [(1.0, ref)], ref - drop)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from sca_lava._lava_dl import slayer
+from sca_lava._slayer_cpu import select
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.deploy.lava_runner import run_lava
 from sca_lava.models import build_network, default_config
@@ -51,19 +52,20 @@ def main() -> None:
         loss.backward()
         trainer.optimizer.step()
 
-    li = slayer().neuron.dynamics.leaky_integrator
-    variants = {"kernel": (li._li_dynamics_fwd, li._li_dynamics_bwd),
-                "lava-dl": getattr(li, "_sca_lava_reference", None)}
-    times = {name: [] for name, fns in variants.items() if fns is not None}
+    compiled = hasattr(slayer().neuron.dynamics.leaky_integrator, "_sca_lava_kernels")  # not with numba missing
+    variants = {"kernel": "kernel", "lava-dl": "reference"} if compiled else {"lava-dl": None}
+    times = {name: [] for name in variants}
     for _ in range(args.rounds):
-        for name in times:
-            li._li_dynamics_fwd, li._li_dynamics_bwd = variants[name]
+        for name, which in variants.items():
+            if which:
+                select(slayer(), which)
             step()  # warm-up
             start = time.perf_counter()
             for _ in range(args.steps):
                 step()
             times[name].append((time.perf_counter() - start) / args.steps)
-    li._li_dynamics_fwd, li._li_dynamics_bwd = variants["kernel"]
+    if compiled:
+        select(slayer(), "kernel")
     medians = {name: statistics.median(t) for name, t in times.items()}
     train_step = min(medians.values())
 

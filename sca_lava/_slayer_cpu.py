@@ -40,14 +40,15 @@ def _li_forward(x, decay_int, state, threshold, w_scale, out):
     neurons, steps = x.shape
     ws = np.float32(w_scale)
     thr = np.float32(threshold)
+    resets = threshold > 0
     for i in numba.prange(neurons):
         old = np.int64(state[i] * ws)
         for n in range(steps):
             p = old * decay_int
-            shifted = p >> 12 if p > 0 else -((-p) >> 12)
+            shifted = p >> _SHIFT if p > 0 else -((-p) >> _SHIFT)
             new = shifted + np.int64(ws * x[i, n])
             out[i, n] = np.float32(new) / ws
-            if threshold > 0 and np.float32(new) >= thr:
+            if resets and np.float32(new) >= thr:
                 old = 0
             else:
                 old = new
@@ -144,6 +145,14 @@ def install(slayer) -> bool:
         grad_decay = torch.sum((grad_input[..., 1:] * output[..., :-1]).flatten(), dim=0, keepdim=True)
         return grad_input, grad_decay
 
-    li._sca_lava_reference = (ref_fwd, ref_bwd)
-    li._li_dynamics_fwd, li._li_dynamics_bwd = fwd, bwd
+    li._sca_lava_reference, li._sca_lava_kernels = (ref_fwd, ref_bwd), (fwd, bwd)
+    select(slayer, "kernel")
     return True
+
+
+def select(slayer, which: str) -> None:
+    """Point lava-dl's leaky integrator at the ``"kernel"`` or at lava-dl's own
+    ``"reference"`` loop (benchmarks and tests compare the two; needs :func:`install`)."""
+    li = slayer.neuron.dynamics.leaky_integrator
+    li._li_dynamics_fwd, li._li_dynamics_bwd = {"kernel": li._sca_lava_kernels,
+                                                 "reference": li._sca_lava_reference}[which]

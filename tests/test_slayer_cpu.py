@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from sca_lava._lava_dl import slayer
+from sca_lava._slayer_cpu import select
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.models import build_network, default_config
 
@@ -29,12 +30,9 @@ def _li():
 @pytest.fixture
 def dynamics():
     """Switch lava-dl's module functions between its reference and the kernels."""
-    li = _li()
-    fast = (li._li_dynamics_fwd, li._li_dynamics_bwd)
-    ref = li._sca_lava_reference
 
     def use(which):
-        li._li_dynamics_fwd, li._li_dynamics_bwd = ref if which == "reference" else fast
+        select(slayer(), "reference" if which == "reference" else "kernel")
 
     yield use
     use("fast")
