@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from sca_lava.atomic import write_json, write_text
+from sca_lava.commands._common import positive_int
 from sca_lava.configfile import check_finite, load_structured, validate
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
@@ -133,8 +134,10 @@ def shaped(arch: str, channels: list[int] | None = None):
     if channels is None:
         return cfg
     convs = [ly for ly in cfg.layers if ly["type"] == "conv"]
-    if len(channels) != len(convs) or min(channels) < 1:
+    if len(channels) != len(convs):
         raise ScaLavaError(f"--channels: {arch} has {len(convs)} conv layers, got {len(channels)} widths")
+    if min(channels) < 1:
+        raise ScaLavaError(f"--channels: every width must be at least 1, got {min(channels)}")
     for ly, c in zip(convs, channels):
         ly["out"] = int(c)
     cfg.validate()
@@ -502,7 +505,7 @@ def main(argv=None) -> int:
     p.add_argument("--report-only", action="store_true", help="only rebuild table and plots from OUT/rows")
     p.add_argument("--overhead", action="store_true", help="also time the SCA bookkeeping on a training step")
     p.add_argument("--overhead-only", action="store_true")
-    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -21,6 +21,7 @@ import torch
 
 from sca_lava._lava_dl import slayer
 from sca_lava._slayer_cpu import select
+from sca_lava.commands._common import positive_int
 from sca_lava.data import encode, load_mnist5k
 from sca_lava.deploy.lava_runner import run_lava
 from sca_lava.models import build_network, default_config
@@ -30,10 +31,10 @@ from sca_lava.training import TrainConfig, Trainer
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=10, help="timed training steps")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating turns of the two leaky integrators")
+    ap.add_argument("--steps", type=positive_int, default=10, help="timed training steps")
+    ap.add_argument("--rounds", type=positive_int, default=3, help="alternating turns of the two leaky integrators")
     ap.add_argument("--lava-samples", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads")
+    ap.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -131,6 +131,14 @@ def test_channels_of_the_wrong_count_are_a_one_line_error(bench, tmp_path, capsy
     assert capsys.readouterr().err.strip() == "bench_pruning: --channels: mnist_vgg has 5 conv layers, got 2 widths"
 
 
+def test_a_zero_width_is_named_as_such(bench, tmp_path, capsys):
+    """It was reported as a wrong count ("has 5 conv layers, got 5 widths")."""
+    rc = bench.main(["--out", str(tmp_path), "--seeds", "0", "--energy", "0.3", "--params", "--criteria", "random",
+                     "--channels", "0", "48", "48", "96", "96"])
+    assert rc == 2
+    assert capsys.readouterr().err.strip() == "bench_pruning: --channels: every width must be at least 1, got 0"
+
+
 def test_verdict_compares_on_shared_seeds_and_counts_per_seed_wins(bench):
     rows = [_row(seed=s, accuracy=a) for s, a in [(0, 0.97), (1, 0.96), (2, 0.98)]]
     rows += [_row("sca-drive", "energy", 0.3, seed=s, accuracy=a) for s, a in [(0, 0.95), (1, 0.93), (2, 0.94)]]
