@@ -113,3 +113,16 @@ def test_lava_runtime_is_imported_only_through_import_lava():
             if not any(line < node.lineno for line in calls):
                 bad.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not bad, bad
+
+
+def test_the_wheel_lists_every_sub_package():
+    """pyproject names the packages explicitly (hardware_profiles/ is mapped into the
+    wheel as sca_lava.hardware.profiles): a new sub-package must be listed or the
+    wheel would lack it."""
+    import re
+
+    text = (PKG.parent / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"(sca_lava[a-z_.]*)"', text.split("packages = [", 1)[1].split("]", 1)[0]))
+    tree = {".".join(p.parent.relative_to(PKG.parent).parts) for p in PKG.rglob("__init__.py")}
+    assert listed == tree | {"sca_lava.hardware.profiles"}
+    assert '"sca_lava.hardware.profiles" = "hardware_profiles"' in text

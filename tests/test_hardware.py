@@ -662,7 +662,8 @@ def test_wheel_ships_the_profiles(tmp_path):
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(root / name, src / name)
-    shutil.copytree(root / "sca_lava", src / "sca_lava", ignore=shutil.ignore_patterns("__pycache__"))
+    for tree in ("sca_lava", "hardware_profiles"):
+        shutil.copytree(root / tree, src / tree, ignore=shutil.ignore_patterns("__pycache__"))
     env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path / "dist"), str(src)], check=True, env=env, cwd=tmp_path)
@@ -682,3 +683,5 @@ def test_wheel_ships_the_profiles(tmp_path):
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "on loihi2:" in r.stdout and "cores" in r.stdout
+    shipped = next(site.glob("sca_lava/hardware/profiles"))  # hardware_profiles/ installed as package data
+    assert sorted(p.name for p in shipped.glob("*.yaml")) == sorted(p.name for p in (root / "hardware_profiles").glob("*.yaml"))

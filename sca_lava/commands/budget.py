@@ -25,7 +25,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "cores and chips of an architecture at several channel-keep fractions without training.",
     )
     p.add_argument("model", nargs="?", help="netx HDF5 file (.net / .h5)")
-    p.add_argument("--profile", default="loihi2", help="profile name in sca_lava/hardware/profiles/ or a YAML path (default loihi2)")
+    p.add_argument("--profile", default="loihi2", help="profile name in hardware_profiles/ or a YAML path (default loihi2)")
     p.add_argument("--samples", type=int, default=8, help="samples whose activity is counted (default 8)")
     p.add_argument("--verify", type=int, default=0, metavar="N",
                    help="also run the first N samples in Lava and report their spike agreement (default 0)")

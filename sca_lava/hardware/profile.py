@@ -4,7 +4,7 @@ Every number in a profile is written as ``{value: X, source: "..."}`` or
 ``{value: X, assumption: "..."}`` so no figure enters a budget without saying
 where it comes from. The schema is :data:`SCHEMA` (checked as a JSON schema
 with jsonschema); it is documented for users in
-``sca_lava/hardware/profiles/README.md``. Files are read through
+``hardware_profiles/README.md``. Files are read through
 :mod:`sca_lava.configfile` (size and nesting caps, UTF-8, no YAML aliases).
 Any problem is a one-line :class:`ScaLavaError` naming the file and the field.
 """
@@ -97,12 +97,15 @@ MAX_PROFILE_DEPTH = 6
 
 
 def profiles_dir() -> Path:
-    """The shipped profiles (``sca_lava/hardware/profiles/``, package data, so
-    a plain ``pip install`` finds them); override with $SCA_LAVA_PROFILES."""
+    """The shipped profiles: ``hardware_profiles/`` at the top of a checkout (the
+    one source), installed by a wheel as ``sca_lava/hardware/profiles/`` (package
+    data, so a plain ``pip install`` finds them); override with $SCA_LAVA_PROFILES."""
     env = os.environ.get("SCA_LAVA_PROFILES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent / "profiles"
+    here = Path(__file__).resolve().parent
+    installed = here / "profiles"
+    return installed if installed.is_dir() else here.parents[1] / "hardware_profiles"
 
 
 def available_profiles() -> list[str]:
