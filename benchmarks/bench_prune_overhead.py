@@ -55,11 +55,12 @@ def main() -> None:
     for name, (budget, profile) in BUDGETS.items():
         pr = SCAPruner(PruneConfig(budget=budget, profile=profile, criterion=args.criterion), reference=ref)
         trainers[name] = Trainer(build_network(config), TrainConfig(batch_size=args.batch_size), [pr])
+        pr.on_train_begin(trainers[name])  # the dense reference, as fit() would measure it
         pruners[name] = pr
 
     def step(tr: Trainer) -> None:
         tr.model.train()
-        outs = tr.model.forward_all(x)
+        outs = tr.graph.outputs(x)
         loss = tr.loss_fn(outs[-1], y)
         tr.optimizer.zero_grad()
         loss.backward()

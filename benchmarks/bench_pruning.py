@@ -40,6 +40,7 @@ from sca_lava.data import encode, load_mnist5k
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
 from sca_lava.models.config import ARCHS, DEFAULT_ARCH, named_config
+from sca_lava.models.graph import as_graph
 from sca_lava.plotting import new_figure, save_figure
 from sca_lava.pruning import CRITERIA, PruneConfig, SCAPruner, prune_and_shrink
 from sca_lava.pruning.report import measure
@@ -62,13 +63,14 @@ def overhead(config, steps: int = 20, batch: int = 32, repeats: int = 3) -> dict
 
     def make(with_sca: bool):
         model = build_network(config, 0)
+        graph = as_graph(model)
         if with_sca:
-            SCAPruner(PruneConfig()).attach(model, 3)
+            SCAPruner(PruneConfig()).attach(graph, 3)
         model.train()
-        return model, torch.optim.Adam(model.parameters(), lr=1e-3)
+        return graph, torch.optim.Adam(model.parameters(), lr=1e-3)
 
-    def step(model, opt):
-        out = model.forward_all(x)[-1]
+    def step(graph, opt):
+        out = graph.outputs(x)[-1]
         loss = loss_fn(out, y)
         opt.zero_grad()
         loss.backward()
@@ -183,7 +185,7 @@ def run_grid(args) -> None:
         t0 = time.time()
         dense = dense_net(args, config, data, seed)
         if not dense_file.exists():
-            m = measure(dense, data.test_x, data.test_y)
+            m = measure(as_graph(dense), data.test_x, data.test_y, config.num_steps)
             counts = synapse_counts(dense)
             row = {"method": "dense", "kind": "params", "budget": 1.0, "seed": seed, "accuracy": m["accuracy"],
                    "params": sum(counts.values()), "synops": m["synops"],

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         data = load_mnist5k(seed)
         trainer = Trainer(build_network(cfg, seed), TrainConfig(epochs=epochs, seed=seed, shift=shift, lr=lr))
         trainer.fit(data, progress=False, log=lambda m, s=seed: print(f"seed {s} {m}", flush=True))
-        m = measure(trainer.model, data.test_x, data.test_y)
+        m = measure(trainer.graph, data.test_x, data.test_y, cfg.num_steps)
         cost = deployment_cost(trainer.model, encode(data.test_x[:args.budget_samples], cfg.num_steps))
         d = dense[seed]
         row = {"seed": seed, "channels": args.channels, "epochs": epochs, "accuracy": m["accuracy"],

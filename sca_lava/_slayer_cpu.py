@@ -104,7 +104,12 @@ def _takes(input, decay, state=None) -> bool:
 def install(slayer) -> bool:
     """Route lava-dl's CPU leaky integrator through the compiled kernels (once;
     idempotent). Returns whether the fast path is in place."""
-    li = slayer.neuron.dynamics.leaky_integrator
+    return install_into(slayer.neuron.dynamics.leaky_integrator)
+
+
+def install_into(li) -> bool:
+    """:func:`install` on lava-dl's ``leaky_integrator`` module itself (what
+    the import hook of :mod:`sca_lava._hook` calls the moment it is imported)."""
     if getattr(li, "_sca_lava_reference", None) is not None:
         return True
     if os.environ.get("SCA_LAVA_REFERENCE_DYNAMICS", "") not in ("", "0"):
@@ -146,7 +151,7 @@ def install(slayer) -> bool:
         return grad_input, grad_decay
 
     li._sca_lava_reference, li._sca_lava_kernels = (ref_fwd, ref_bwd), (fwd, bwd)
-    select(slayer, "kernel")
+    li._li_dynamics_fwd, li._li_dynamics_bwd = fwd, bwd
     return True
 
 

@@ -94,11 +94,13 @@ class Stages:
 
 
 def synapse_counts(model) -> dict[str, int]:
-    """Synaptic weights of the conv and the dense layers of a SpikingNet."""
+    """Synaptic weights of the conv (pools included, as deployed) and the
+    dense layers of a lava-dl network (or its traced graph)."""
+    from sca_lava.models.graph import as_graph
+
     counts = {"conv": 0, "dense": 0}
-    for ly, block in zip(model.config.layers, model.blocks):
-        if ly["type"] in counts:
-            counts[ly["type"]] += int(block.synapse.weight.numel())
+    for g in as_graph(model).synaptic:
+        counts["dense" if g.kind == "dense" else "conv"] += g.params(g.out, g.in_channels)
     return counts
 
 
@@ -190,7 +192,7 @@ def resume_dense(trainer, ckpt: Path, log=print) -> None:
     from sca_lava.training import load_checkpoint
 
     state = load_checkpoint(ckpt)
-    if state.get("config") != trainer.model.config.to_dict():
+    if state.get("config") != trainer.model.config.to_dict() or state.get("structure"):
         raise ScaLavaError(f"--resume: {ckpt} holds another network; use another --out or drop --resume")
     saved, now = state.get("train_config", {}), asdict(trainer.cfg)
     diff = [k for k in ("epochs", "seed", "shift", "batch_size", "lr", "encoding") if saved.get(k, now[k]) != now[k]]
@@ -276,8 +278,8 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         small, report = prune_and_shrink(dense, data, pcfg, ptcfg, out_dir=out / "pruned", progress=cfg.progress,
                                          resume=cfg.resume, log=log, dist=dist)
         kind, value = parse_budget(cfg.budget)
-        channels = [{"block": c["block"], "type": c["type"], "before": c["before"], "after": c["after"]}
-                    for c in report["channels_per_layer"]]
+        channels = [{"block": c["block"], "name": c["name"], "type": c["type"], "before": c["before"],
+                     "after": c["after"]} for c in report["channels_per_layer"]]
         summary["pruned"] = {
             "criterion": cfg.criterion,
             "ranking": pcfg.effective_ranking,
@@ -295,7 +297,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
         }
         pruned_net = out / "pruned" / "pruned.net"
         specs["pruned"] = read_netx(pruned_net)
-        log("channels kept: " + ", ".join(f"{c['type']}{c['block']} {c['after']}/{c['before']}" for c in channels))
+        log("channels kept: " + ", ".join(f"{c['name']} {c['after']}/{c['before']}" for c in channels))
         log(f"pruned test accuracy {report['test_accuracy']:.4f} (dense {summary['dense']['test_accuracy']:.4f}); "
             f"params {report['param_fraction']:.3f} of dense; SynOps {report['synops_fraction']:.3f} of dense; "
             f"exported {pruned_net}")

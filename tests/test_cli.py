@@ -50,8 +50,8 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
     empty.mkdir()
     _assert_one_line_error(cli("train", "--data", "nmnist", "--data-root", empty), "no N-MNIST")
     cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"layers": [{"type": "pool"}, {"type": "dense", "out": 10}]}))
-    _assert_one_line_error(cli("train", "--config", cfg, "--out", tmp_path / "r"), "'pool' is not one of")
+    cfg.write_text(json.dumps({"layers": [{"type": "avgpool"}, {"type": "dense", "out": 10}]}))
+    _assert_one_line_error(cli("train", "--config", cfg, "--out", tmp_path / "r"), "'avgpool' is not one of")
 
 
 def test_a_torchrun_worker_leaves_without_interpreter_teardown(tmp_path):

@@ -109,7 +109,7 @@ def test_checkpoint_records_the_contract_and_the_split_seed_is_not_the_seed(tmp_
 
 
 def test_poisson_spikes_do_not_depend_on_the_batching(small_data):
-    from sca_lava.training.trainer import evaluate_model
+    from sca_lava.training import evaluate_model
 
     model = build_network(small_config())
     x, y = small_data.test_x[:12], small_data.test_y[:12]
@@ -118,7 +118,7 @@ def test_poisson_spikes_do_not_depend_on_the_batching(small_data):
     assert a["accuracy"] == b["accuracy"]  # the old trainer keyed the noise by the position in the batch
     assert a["firing_rates"] == pytest.approx(b["firing_rates"], rel=1e-6)
     from sca_lava.data import encode
-    from sca_lava.training.trainer import _spikes
+    from sca_lava.training.evaluate import spikes_of as _spikes
 
     idx = np.array([7, 2, 9])
     whole = encode(small_data.train_x, 4, "rate-poisson", seed=3)

@@ -26,7 +26,7 @@ def test_sanafe_sees_our_spikes_and_prices_them_like_loihi1_sanafe(tmp_path):
     import torch
 
     from sca_lava._lava_dl import slayer
-    from sca_lava.models.network import export_blocks_hdf5
+    from sca_lava.models.export import export_blocks_hdf5
 
     sl = slayer()
     torch.manual_seed(0)

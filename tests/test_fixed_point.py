@@ -170,7 +170,7 @@ def test_slayer_exported_net_matches_lava(tmp_path):
     import torch
     from lava.lib.dl import slayer
 
-    from sca_lava.models.network import export_blocks_hdf5
+    from sca_lava.models.export import export_blocks_hdf5
 
     torch.manual_seed(0)
     neuron = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03}

@@ -11,6 +11,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import conv_output_hw, count_params, geometry, layer_shapes, netx_spec
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
+from sca_lava.models.graph import as_graph
 from sca_lava.netx.reader import read_netx
 
 
@@ -36,7 +37,7 @@ def test_shapes_equal_slayer_and_the_netx_export(tmp_path):
     cfg = odd_config()
     model = build_network(cfg)
     x = torch.zeros(2, *cfg.input_shape, cfg.num_steps)
-    outs = model.forward_all(x)
+    outs = as_graph(model).outputs(x)
     shapes = layer_shapes(cfg.input_shape, cfg.layers)
     assert [tuple(o.shape[1:-1]) for o in outs][:3] == [g.out_shape for g in shapes][:3]
     assert tuple(outs[4].shape[1:-1]) == shapes[4].out_shape
@@ -72,6 +73,6 @@ def test_impossible_layer_lists_are_one_line_errors():
     with pytest.raises(ScaLavaError, match="comes after flatten"):
         layer_shapes((1, 4, 4), [{"type": "flatten"}, {"type": "conv", "out": 2}])
     with pytest.raises(ScaLavaError, match="unknown type"):
-        layer_shapes((1, 4, 4), [{"type": "pool"}])
+        layer_shapes((1, 4, 4), [{"type": "avgpool"}])
     with pytest.raises(ScaLavaError, match="needs 'out'"):
         layer_shapes((1, 4, 4), [{"type": "dense"}])

@@ -445,7 +445,7 @@ def test_lava_activity_equals_slayer_analytic_counts(tmp_path):
     import torch
     from lava.lib.dl import slayer
 
-    from sca_lava.models.network import export_blocks_hdf5
+    from sca_lava.models.export import export_blocks_hdf5
 
     torch.manual_seed(0)
     neuron = {"threshold": 0.5, "current_decay": 0.25, "voltage_decay": 0.03}

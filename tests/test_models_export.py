@@ -10,16 +10,17 @@ import torch
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import NetworkConfig, build_network, default_config
 from sca_lava.models.config import ARCHS, mnist_small_dense_config, named_config, small_config
+from sca_lava.models.graph import as_graph
 from sca_lava.netx import read_netx
 
 
 def test_default_network_shapes():
     net = build_network(default_config())
     x = torch.zeros(2, 1, 28, 28, 16)
-    outs = net.forward_all(x)
+    outs = as_graph(net).outputs(x)
     assert [tuple(o.shape[1:-1]) for o in outs] == [
         (16, 14, 14), (32, 7, 7), (32, 7, 7), (64, 4, 4), (64, 4, 4), (1024,), (10,)]
-    small = build_network(mnist_small_dense_config()).forward_all(x)
+    small = as_graph(build_network(mnist_small_dense_config())).outputs(x)
     assert [tuple(o.shape[1:-1]) for o in small] == [(16, 14, 14), (32, 7, 7), (64, 4, 4), (1024,), (128,), (10,)]
 
 
@@ -49,7 +50,8 @@ def test_same_seed_same_weights_other_seed_differs():
 
 @pytest.mark.parametrize("layers, message", [
     ([{"type": "conv", "out": 4}], "last layer must be a dense"),
-    ([{"type": "pool"}, {"type": "dense", "out": 2}], "'pool' is not one of"),
+    ([{"type": "avgpool"}, {"type": "dense", "out": 2}], "'avgpool' is not one of"),
+    ([{"type": "pool"}, {"type": "dense", "out": 2}], "'kernel' is a required property"),
     ([{"type": "conv", "out": 4}, {"type": "dense", "out": 2}], "flatten"),
     ([{"type": "flatten"}, {"type": "conv", "out": 4}, {"type": "dense", "out": 2}], "after flatten"),
     ([{"type": "flatten"}, {"type": "dense", "out": 0}], "out: 0 is less than the minimum of 1"),

@@ -12,6 +12,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import count_params, geometry
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
+from sca_lava.models.graph import as_graph
 from sca_lava.pruning import (
     CRITERIA,
     PruneConfig,
@@ -96,8 +97,8 @@ def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
     drive_model, drive_pruner = masked_net(criterion="sca-drive")  # same weights and masks
     model.train()
     drive_model.train()
-    model.forward_all(spikes_of(data, 8))
-    drive_model.forward_all(spikes_of(data, 8))
+    as_graph(model).outputs(spikes_of(data, 8))
+    as_graph(drive_model).outputs(spikes_of(data, 8))
     for i, tap in pruner.taps.items():
         mask = getattr(model.blocks[i], MASK).bool()
         drive = drive_pruner.taps[i]
@@ -110,7 +111,7 @@ def test_activity_tap_reads_real_dynamics_and_silent_channel_scores_zero(data):
         assert torch.all(tap.drive == 0) and torch.all(drive.score == 0) and drive.drive.sum() > 0
     # eval / no-grad passes are not counted
     with torch.no_grad():
-        model.forward_all(spikes_of(data, 8))
+        as_graph(model).outputs(spikes_of(data, 8))
     assert all(t.batches == 1 for t in pruner.taps.values())
 
 
@@ -266,7 +267,7 @@ def test_pruned_channel_is_silent_and_frozen(data):
     assert torch.equal(before["blocks.3.synapse.weight"][:, cols], after["blocks.3.synapse.weight"][:, cols])
     model.eval()
     with torch.no_grad():
-        outs = model.forward_all(spikes_of(data, 16))
+        outs = as_graph(model).outputs(spikes_of(data, 16))
     for i, m in masks.items():
         assert outs[i][:, torch.from_numpy(~m)].sum() == 0
 
@@ -310,10 +311,10 @@ def test_surgery_gives_identical_spikes_including_flatten_dense(data):
     x = spikes_of(data, 32)
     model.eval()
     with torch.no_grad():
-        ref = model.forward_all(x)
+        ref = as_graph(model).outputs(x)
         small = shrink(model)
-        out = small.forward_all(x)
-    assert [ly.get("out") for ly in small.config.layers] == [5, 11, None, 21, 10]
+        out = as_graph(small).outputs(x)
+    assert type(small) is type(model) and [g.out for g in as_graph(small).synaptic] == [5, 11, 21, 10]
     assert ref[-1].sum() > 0
     assert torch.equal(ref[-1], out[-1])
     assert torch.equal(ref[3][:, torch.from_numpy(model.blocks[3].sca_mask.bool().numpy())], out[3])

@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from sca_lava.data import encode
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import count_params, geometry, netx_spec
+from sca_lava.geometry import channel_masks, count_params, geometry, netx_spec
 from sca_lava.hardware.activity import count_activity
 from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.energy import estimate
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
+from sca_lava.models.graph import as_graph
 from sca_lava.netx.reader import read_netx
 from sca_lava.pruning import PruneConfig, SCAPruner, select_structure, shrink
 from sca_lava.pruning.cost import Activity, CostModel, measure_activity
@@ -36,14 +37,25 @@ def tiny_config() -> NetworkConfig:
     return NetworkConfig.from_dict({**small_config().to_dict(), "num_steps": 8})
 
 
-def lively_masked_net(seed=0, every=3):
-    model = build_network(tiny_config(), seed)
+def pool_config() -> NetworkConfig:
+    """A tutorial-style net: conv, sum-pool, conv, sum-pool, flatten, dense, dense; T = 8."""
+    return NetworkConfig(input_shape=(1, 28, 28), num_steps=8, layers=[
+        {"type": "conv", "out": 8, "kernel": 3, "padding": 1}, {"type": "pool", "kernel": 2},
+        {"type": "conv", "out": 16, "kernel": 3, "padding": 1}, {"type": "pool", "kernel": 2},
+        {"type": "flatten"}, {"type": "dense", "out": 32}, {"type": "dense", "out": 10}])
+
+
+NETS = {"strided": tiny_config, "pooled": pool_config}
+
+
+def lively_masked_net(seed=0, every=3, net="strided"):
+    model = build_network(NETS[net](), seed)
     SCAPruner(PruneConfig()).attach(model, 3)
     with torch.no_grad():
         for b in masks_of(model):
             getattr(model.blocks[b], MASK)[1::every] = 0
             model.blocks[b].synapse.weight.mul_(3.0)
-        model.blocks[4].synapse.weight.mul_(3.0)
+        model.blocks[-1].synapse.weight.mul_(3.0)
     return model
 
 
@@ -170,9 +182,10 @@ def test_scheduled_updates_meet_each_budget(data, budget, profile):
     ref = encode(data.train_x[:32], 8)
     pruner = SCAPruner(PruneConfig(budget=budget, profile=profile, ramp_epochs=3), reference=ref)
     pruner.attach(model, 4)
+    pruner.calibrate(ref)
     for epoch in (1, 2, 3):
         model.train()
-        model.forward_all(torch.from_numpy(encode(data.train_x[:16], 8)).float())  # the taps count this batch
+        as_graph(model).outputs(torch.from_numpy(encode(data.train_x[:16], 8)).float())  # the taps count this batch
         rec = pruner.update(epoch)
         assert rec["budget_met"] and rec["cost"] <= pruner.budget_at(epoch) + 1e-6
     assert rec["cost_fraction"] <= pruner.final_fraction + 1e-9
@@ -221,8 +234,9 @@ def test_cli_energy_budget(tmp_path, capsys):
 # --------------------------------------------------------------------------- one cost model
 
 
-def test_cost_model_equals_the_hardware_figures_of_the_export(data, tmp_path):
-    model = lively_masked_net(seed=2)
+@pytest.mark.parametrize("net", list(NETS))
+def test_cost_model_equals_the_hardware_figures_of_the_export(data, tmp_path, net):
+    model = lively_masked_net(seed=2, net=net)
     x = torch.from_numpy(encode(data.test_x[:12], 8)).float()
     act = measure_activity(model, x.numpy())
     masks = masks_of(model)
@@ -234,8 +248,8 @@ def test_cost_model_equals_the_hardware_figures_of_the_export(data, tmp_path):
     spec = read_netx(tmp_path / "pruned.net")
     alloc = allocate(spec, "loihi2", dense_weights=True)
     with torch.no_grad():
-        outs = small.forward_all(x)
-    geo = geometry(small.config)
+        outs = as_graph(small).outputs(x)
+    geo = as_graph(small).synaptic
     layer_spikes = {j: outs[g.block].numpy() for j, g in enumerate(geo)}
     hw = count_activity(alloc, x.numpy(), layer_spikes)
     tot = hw.totals()
@@ -255,7 +269,7 @@ def test_cost_model_equals_the_hardware_figures_of_the_export(data, tmp_path):
     # SynOps: also the pruning report's definition
     from sca_lava.pruning.report import measure
 
-    rep = measure(small, data.test_x[:12], data.test_y[:12], batch_size=12)
+    rep = measure(as_graph(small), data.test_x[:12], data.test_y[:12], 8, batch_size=12)
     assert CostModel(model.config, "synops").evaluate(masks, act) == pytest.approx(rep["synops"], rel=1e-9)
 
 
@@ -272,7 +286,7 @@ def test_taylor_is_the_sum_of_w_times_its_gradient(data):
     out = model(torch.from_numpy(encode(data.train_x[:8], 8)).float())
     loss = out.sum() + (out * torch.arange(out.shape[1]).reshape(1, -1, 1)).sum()
     loss.backward()
-    scores = taylor_scores(ScoreContext(model, pruner.taps, None, pruner.gates, pruner.geo))
+    scores = taylor_scores(ScoreContext(pruner.graph, pruner.taps, None, pruner.gates))
     w = model.blocks[0].synapse.weight
     direct = (w * w.grad).detach().reshape(w.shape[0], -1).sum(1).abs().double().numpy()
     assert direct.max() > 0
@@ -287,7 +301,7 @@ def test_group_l1_counts_the_next_layer_slice():
         model.blocks[1].synapse.weight.fill_(0.5)  # conv2: identical filters
         model.blocks[3].synapse.weight.zero_()
         model.blocks[3].synapse.weight[:, 49 * 5:49 * 6] = 1.0  # only conv2 channel 5 feeds the dense layer
-    scores = group_l1_scores(ScoreContext(model, pruner.taps, None, pruner.gates, pruner.geo))
+    scores = group_l1_scores(ScoreContext(pruner.graph, pruner.taps, None, pruner.gates))
     assert np.argmax(scores[1]) == 5 and np.ptp(np.delete(scores[1], 5)) == 0
 
 
@@ -346,6 +360,7 @@ def synops_pruner(data, epochs: int):
     ref = encode(data.train_x[:32], 8)
     pruner = SCAPruner(PruneConfig(budget="synops=0.5", ramp_epochs=1, regrow=0.2), reference=ref)
     pruner.attach(model, epochs)
+    pruner.calibrate(ref)
     return model, pruner, ref
 
 
@@ -353,12 +368,12 @@ def test_drift_after_the_ramp_prunes_without_regrowth_and_never_at_the_last_epoc
     model, pruner, _ = synops_pruner(data, 3)
     batch = torch.from_numpy(encode(data.train_x[:16], 8)).float()
     model.train()
-    model.forward_all(batch)
+    as_graph(model).outputs(batch)
     assert pruner.update(1)["regrown"] >= 0
     with torch.no_grad():  # the net fires more during fine-tuning: the cost drifts up
         for b in masks_of(model):
             model.blocks[b].synapse.weight.mul_(2.0)
-    model.forward_all(batch)
+    as_graph(model).outputs(batch)
     assert pruner.current_cost() > pruner.final_budget()
     assert pruner.due(2) and not pruner.due(3)  # epoch 3 is the last: no unrefined structure change
     rec = pruner.update(2)
@@ -371,7 +386,7 @@ def test_the_finished_net_meets_the_budget_on_the_reference_inputs(data):
     a net that fires more after its last update is trimmed back under it."""
     model, pruner, ref = synops_pruner(data, 2)
     model.train()
-    model.forward_all(torch.from_numpy(encode(data.train_x[:16], 8)).float())
+    as_graph(model).outputs(torch.from_numpy(encode(data.train_x[:16], 8)).float())
     pruner.on_epoch_end(None, 1, {})
     with torch.no_grad():  # the last epoch: the survivors fire more
         for b in masks_of(model):
@@ -395,22 +410,23 @@ def test_the_finished_net_meets_the_budget_on_the_reference_inputs(data):
 # --------------------------------------------------------------------------- priced spikes in the loss
 
 
+@pytest.mark.parametrize("net", list(NETS))
 @pytest.mark.parametrize("kind,profile", [("synops", None), ("energy", "loihi2")])
-def test_spike_prices_are_the_cost_models_slope(data, kind, profile):
+def test_spike_prices_are_the_cost_models_slope(data, kind, profile, net):
     """One more spike of an input neuron costs exactly its price: the cost
     model is linear in the spike counts, and spike_prices is that slope."""
-    model = lively_masked_net(seed=3)
+    model = lively_masked_net(seed=3, net=net)
     act = measure_activity(model, encode(data.test_x[:8], 8))
     masks = masks_of(model)
     cm = CostModel(model.config, kind, profile)
-    counts = cm.counts(masks)
-    prices = cm.spike_prices(counts)
+    cm.counts(masks)
+    prices = cm.spike_prices(masks)
     base = cm.evaluate(masks, act)
     rng = np.random.default_rng(0)
     geo = cm.geo
     assert prices[0] is None and all(p is not None for p in prices[1:])
     for j in range(1, len(geo)):
-        src = cm._src_mask(masks, j)
+        src = channel_masks(geo, masks)[geo[j].in_from]
         per = prices[j].size // geo[j].in_channels
         for ch in rng.choice(np.flatnonzero(src), 2, replace=False):
             i = int(ch) * per + int(rng.integers(per))
@@ -418,7 +434,7 @@ def test_spike_prices_are_the_cost_models_slope(data, kind, profile):
             bumped[j][i] += 1.0
             more = cm.evaluate(masks, Activity(bumped, act.active, act.host, act.steps, act.samples))
             assert more - base == pytest.approx(prices[j][i], rel=1e-6), (j, i)
-    assert CostModel(model.config, "params").spike_prices(counts) == [None] * len(geo)
+    assert CostModel(model.config, "params").spike_prices(masks) == [None] * len(geo)
 
 
 def test_cost_weight_charges_the_batchs_spikes_at_the_cost_models_price(data):
@@ -427,9 +443,10 @@ def test_cost_weight_charges_the_batchs_spikes_at_the_cost_models_price(data):
     pruner = SCAPruner(PruneConfig(budget="synops=0.5", cost_weight=w, ramp_epochs=1),
                        reference=encode(data.train_x[:16], 8))
     pruner.attach(model, 2)
+    pruner.calibrate(pruner.reference_spikes)
     x = torch.from_numpy(encode(data.train_x[:6], 8)).float()
     model.train()
-    outs = model.forward_all(x)  # the cost taps count this batch too
+    outs = as_graph(model).outputs(x)  # the cost taps count this batch too
     loss = pruner.loss(None, outs)
     act = pruner.activity()
     assert act.samples == 6

@@ -139,3 +139,17 @@ def test_the_reference_can_be_asked_for():
             "assert li._li_dynamics_fwd.__module__ == li.__name__, li._li_dynamics_fwd.__module__\n")
     env = {**os.environ, "SCA_LAVA_REFERENCE_DYNAMICS": "1"}
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=240).returncode == 0
+
+
+@pytest.mark.parametrize("first", ["sca_lava", "lava.lib.dl.slayer"])
+def test_importing_sca_lava_gives_a_users_own_slayer_the_compiled_integrator(first):
+    """Issue 28: a user who imports lava-dl's SLAYER directly (before or after
+    sca_lava) trains with the compiled kernel, not lava-dl's Python loop."""
+    import subprocess
+    import sys
+
+    other = "lava.lib.dl.slayer" if first == "sca_lava" else "sca_lava"
+    code = (f"import {first}; import {other}; from lava.lib.dl import slayer; "
+            "print(slayer.neuron.dynamics.leaky_integrator._li_dynamics_fwd.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "sca_lava._slayer_cpu"

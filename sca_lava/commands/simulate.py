@@ -38,7 +38,9 @@ def run(args) -> int:
         if spec.contract is None:  # an older file: its checkpoint states the contract
             spec.contract = model.contract
         if args.steps is None and spec.contract is None and args.input is None:
-            args.steps = model.config.num_steps
+            from sca_lava.training.trainer import steps_of
+
+            args.steps = steps_of(model)
     spec, drive = drive_for(args, args.model, "test", args.samples, spec=spec)
     y = drive.labels
     if model is not None:

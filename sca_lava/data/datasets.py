@@ -25,10 +25,70 @@ class DataSplit:
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
-    num_classes: int = 10
+    num_classes: int | None = 10  # None: targets that are not class labels
     events: bool = False
     split_seed: int | None = None
     bin_width_us: float | None = None
+
+    @classmethod
+    def from_arrays(cls, train_x, train_y, test_x, test_y, *, name: str = "user", events: bool | None = None,
+                    bin_width_us: float | None = None) -> DataSplit:
+        """A split of the user's own numpy arrays (or tensors), checked:
+        inputs are static images (N, C, H, W) / (N, F), encoded to spikes by
+        the input contract, or spikes (N, C, H, W, T) / (N, F, T)
+        (``events=True``; inferred for 5-D arrays); targets are class labels
+        (N,) or anything per sample (spike trains (N, F, T), values) for a
+        user loss. ``name`` is recorded in the input contract, so later
+        commands know the network was trained on data of your own."""
+        arrays = [_numeric(a, what) for a, what in ((train_x, "train_x"), (train_y, "train_y"),
+                                                       (test_x, "test_x"), (test_y, "test_y"))]
+        trx, try_, tex, tey = arrays
+        if events is None:
+            if trx.ndim == 3:
+                raise ScaLavaError("train_x is 3-D: pass events=True for spikes (N, F, T), or give images as "
+                                   "(N, 1, H, W)")
+            events = trx.ndim == 5
+        allowed = (3, 5) if events else (2, 4)
+        for a, what in ((trx, "train_x"), (tex, "test_x")):
+            if a.ndim not in allowed:
+                kind = "spikes (N, C, H, W, T) or (N, F, T)" if events else "images (N, C, H, W) or (N, F)"
+                raise ScaLavaError(f"{what} must be {kind}, got shape {a.shape}")
+        if trx.shape[1:] != tex.shape[1:] and (not events or trx.shape[1:-1] != tex.shape[1:-1]):
+            raise ScaLavaError(f"train_x {trx.shape} and test_x {tex.shape} hold samples of different shapes")
+        for x, y, what in ((trx, try_, "train"), (tex, tey, "test")):
+            if len(y) != len(x):
+                raise ScaLavaError(f"{what}: {len(x)} samples but {len(y)} targets")
+        labels = try_.ndim == 1 and try_.dtype.kind in "iu" and tey.ndim == 1 and tey.dtype.kind in "iu"
+        if labels:
+            for y, what in ((try_, "train_y"), (tey, "test_y")):
+                if y.size and y.min() < 0:
+                    raise ScaLavaError(f"{what}: class labels must be >= 0")
+            try_, tey = try_.astype(np.int64), tey.astype(np.int64)
+            num_classes = int(max(try_.max(initial=0), tey.max(initial=0))) + 1
+        else:
+            if try_.shape[1:] != tey.shape[1:]:
+                raise ScaLavaError(f"train_y {try_.shape} and test_y {tey.shape} hold targets of different shapes")
+            try_, tey = try_.astype(np.float32), tey.astype(np.float32)
+            num_classes = None
+        if not isinstance(name, str) or not name.isprintable() or not 0 < len(name) <= 64 or name in DATASETS:
+            raise ScaLavaError(f"data set name must be a short printable name other than {', '.join(DATASETS)}")
+        cast = np.float32
+        return cls(name, trx.astype(cast), try_, tex.astype(cast), tey, num_classes=num_classes, events=events,
+                   bin_width_us=bin_width_us if events else None)
+
+    @classmethod
+    def from_datasets(cls, train, test, *, name: str = "user", events: bool | None = None,
+                      bin_width_us: float | None = None, max_bytes: int = 8 << 30) -> DataSplit:
+        """A split of two torch ``Dataset``s or ``DataLoader``s yielding
+        (input, target) pairs (or batches of them), gathered into arrays (at
+        most ``max_bytes``) and checked as :meth:`from_arrays` does."""
+        return cls.from_arrays(*_gather(train, "train", max_bytes), *_gather(test, "test", max_bytes),
+                               name=name, events=events, bin_width_us=bin_width_us)
+
+    @property
+    def labels(self) -> bool:
+        """Targets are class labels (not spike trains or values)."""
+        return self.num_classes is not None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -44,6 +104,42 @@ class DataSplit:
                                    f"holds only {have}")
         return replace(self, train_x=self.train_x[:train], train_y=self.train_y[:train],
                        test_x=self.test_x[:test], test_y=self.test_y[:test])
+
+
+def _numeric(a, what: str) -> np.ndarray:
+    """A finite numeric numpy array (tensors converted)."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype.kind not in "biuf" or a.ndim == 0:
+        raise ScaLavaError(f"{what} must be a numeric array, got {a.dtype} of shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ScaLavaError(f"{what} holds NaN or infinite values")
+    return a
+
+
+def _gather(source, what: str, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets) of a torch Dataset or DataLoader."""
+    xs, ys, size = [], [], 0
+    batched = hasattr(source, "batch_size") and getattr(source, "batch_size", None) is not None
+    try:
+        for item in source:
+            if not isinstance(item, (tuple, list)) or len(item) < 2:
+                raise ScaLavaError(f"the {what} data must yield (input, target) pairs")
+            x, y = (_numeric(v, f"{what} input" if i == 0 else f"{what} target") if hasattr(v, "shape")
+                    else np.asarray(v) for i, v in enumerate(item[:2]))
+            xs.append(x if batched else x[None])
+            ys.append(y if batched else np.asarray(y)[None])
+            size += x.nbytes
+            if size > max_bytes:
+                raise ScaLavaError(f"the {what} data exceed {max_bytes >> 20} MB; pass fewer samples")
+    except ScaLavaError:
+        raise
+    except Exception as exc:
+        raise ScaLavaError(f"reading the {what} data failed ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not xs:
+        raise ScaLavaError(f"the {what} data are empty")
+    return np.concatenate(xs), np.concatenate(ys)
 
 
 def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

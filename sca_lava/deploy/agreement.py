@@ -38,13 +38,17 @@ class Agreement:
 
 
 @torch.no_grad()
-def slayer_layer_spikes(model, spikes: np.ndarray, batch_size: int = 100) -> list[np.ndarray]:
-    """Spikes of every neuron block (flatten blocks skipped), (N, ..., T)."""
-    model.eval()
+def slayer_layer_spikes(graph, spikes: np.ndarray, batch_size: int = 100) -> list[np.ndarray]:
+    """Spikes of every neuron block of a traced network (or a lava-dl module;
+    flatten blocks skipped), (N, ..., T)."""
+    from sca_lava.models.graph import as_graph
+
+    graph = as_graph(graph, spikes.shape[1:-1])
+    graph.module.eval()
     chunks = []
     for start in range(0, len(spikes), batch_size):
-        outs = model.forward_all(torch.from_numpy(spikes[start:start + batch_size]).float())
-        chunks.append([o.numpy().astype(np.uint8) for o, b in zip(outs, model.blocks) if hasattr(b, "neuron")])
+        outs = graph.outputs(torch.from_numpy(spikes[start:start + batch_size]).float())
+        chunks.append([o.numpy().astype(np.uint8) for o, g in zip(outs, graph.layers) if g.kind != "flatten"])
     return [np.concatenate(layer) for layer in zip(*chunks)]
 
 
@@ -72,8 +76,9 @@ def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) 
 
 def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.ndarray | None = None,
                         record_all: bool = False, progress: bool = True, spec=None) -> tuple[Agreement, SpikeRecord]:
-    """Run ``spikes`` through SLAYER and through the exported file in Lava
-    (``spec``: the file already read, so it is read once)."""
+    """Run ``spikes`` through SLAYER (``model``: a lava-dl module or its
+    traced graph) and through the exported file in Lava (``spec``: the file
+    already read, so it is read once)."""
     reference = slayer_layer_spikes(model, spikes)
     lava = run_lava(net_path, spikes, record_all=record_all, progress=progress, spec=spec)
     out_ref, out_lava = reference[-1], lava.output

@@ -1,6 +1,8 @@
 """Declarative network description: an input shape, CUBA neuron parameters
-and a layer list of ``conv`` / ``flatten`` / ``dense`` entries. Only layers
-netx can deploy exist here (no pooling: use stride)."""
+and a layer list of ``conv`` / ``pool`` / ``flatten`` / ``dense`` entries,
+from which :class:`~sca_lava.models.network.SpikingNet` builds lava-dl
+blocks. Only a builder: once built, a network is described by its traced
+graph (:mod:`sca_lava.models.graph`), like any user's module."""
 
 from __future__ import annotations
 
@@ -44,8 +46,9 @@ NETWORK_SCHEMA = {
 @dataclass
 class NetworkConfig:
     """``layers``: dicts like ``{"type": "conv", "out": 16, "kernel": 3,
-    "stride": 2, "padding": 1}``, ``{"type": "flatten"}``,
-    ``{"type": "dense", "out": 10}``. The last layer is the classifier."""
+    "stride": 2, "padding": 1}``, ``{"type": "pool", "kernel": 2}``,
+    ``{"type": "flatten"}``, ``{"type": "dense", "out": 10}``. The last layer
+    is the classifier."""
 
     input_shape: tuple[int, int, int] = (1, 28, 28)
     layers: list[dict] = field(default_factory=list)
@@ -91,15 +94,15 @@ class NetworkConfig:
             kind = ly.get("type")
             if kind not in LAYER_TYPES:
                 raise ScaLavaError(f"network config: layer {i} has unknown type {kind!r} (choose from {', '.join(LAYER_TYPES)})")
-            if kind == "conv" and flat:
-                raise ScaLavaError(f"network config: conv layer {i} comes after flatten")
+            if kind in ("conv", "pool") and flat:
+                raise ScaLavaError(f"network config: {kind} layer {i} comes after flatten")
             if kind == "flatten":
                 flat = True
             if kind == "conv" and int(ly.get("groups", 1)) != 1:
                 raise ScaLavaError(f"network config: conv layer {i}: grouped convolutions are not trained here")
             if kind in ("conv", "dense") and int(ly.get("out", 0)) < 1:
                 raise ScaLavaError(f"network config: layer {i} needs 'out' >= 1")
-            if kind == "dense" and not flat and any(x.get("type") == "conv" for x in self.layers[:i]):
+            if kind == "dense" and not flat and any(x.get("type") in ("conv", "pool") for x in self.layers[:i]):
                 raise ScaLavaError(f"network config: dense layer {i} after conv needs a flatten first")
         if self.num_steps < 1:
             raise ScaLavaError("network config: num_steps must be >= 1")
@@ -108,9 +111,10 @@ class NetworkConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ScaLavaError(f"network config: {name} must be a finite number, got {value!r}"[:160])
 
-    def check_classes(self, num_classes: int) -> None:
-        """The classifier must have an output per class of the data set."""
-        if self.num_classes < num_classes:
+    def check_classes(self, num_classes: int | None) -> None:
+        """The classifier must have an output per class of the data set (None:
+        targets that are not class labels)."""
+        if num_classes is not None and self.num_classes < num_classes:
             raise ScaLavaError(f"network config: the classifier has {self.num_classes} outputs but the data set "
                                f"has {num_classes} classes")
 

@@ -44,7 +44,7 @@ class InputContract:
     split_seed: int | None = None
     train_size: int | None = None
     test_size: int | None = None
-    bin_width_us: float | None = None
+    bin_width_us: float | None = None  # event data: the time bin (None: unknown, e.g. spikes a user binned)
     encoding_seed: int | None = None
 
     def __post_init__(self):
@@ -75,8 +75,8 @@ class InputContract:
         if width is not None and (isinstance(width, bool) or not isinstance(width, (int, float))
                                   or not math.isfinite(width) or not 0 < width <= 1e9):
             bad("bin_width_us", f"must be a positive number of microseconds, got {width!r}"[:120])
-        if (self.encoding == EVENTS) != (self.bin_width_us is not None):
-            bad("bin_width_us", "must be given exactly when the encoding is 'events'")
+        if self.encoding != EVENTS and self.bin_width_us is not None:
+            bad("bin_width_us", "is the time bin of event data; the encoding is not 'events'")
 
     # --- dict (checkpoints, JSON) -------------------------------------------
     def to_dict(self) -> dict:

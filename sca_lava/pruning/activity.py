@@ -95,11 +95,12 @@ class ActivityTap:
         self.batches = 0
 
 
-def install_taps(model, blocks: list[int], signals: tuple[str, ...] = SIGNALS) -> dict[int, ActivityTap]:
-    """Tap the neurons of the given blocks (idempotent), accumulating ``signals``."""
+def install_taps(graph, blocks: list[int], signals: tuple[str, ...] = SIGNALS) -> dict[int, ActivityTap]:
+    """Tap the neurons of the given blocks of a traced graph (idempotent),
+    accumulating ``signals``."""
     taps = {}
     for i in blocks:
-        block = model.blocks[i]
+        block = graph.blocks[i]
         current = block.neuron.spike
         if isinstance(current, ActivityTap):
             taps[i] = current
@@ -108,3 +109,9 @@ def install_taps(model, blocks: list[int], signals: tuple[str, ...] = SIGNALS) -
         block.neuron.spike = tap
         taps[i] = tap
     return taps
+
+
+def remove_tap(block) -> None:
+    """Undo :func:`install_taps` on one block."""
+    if isinstance(block.neuron.__dict__.get("spike"), ActivityTap):
+        del block.neuron.spike

@@ -4,13 +4,15 @@ on a hardware profile, or cores on a profile.
 One cost model, the hardware package's (docs/hardware.md), evaluated on the
 masked network during training instead of on an exported file:
 
-* **activity** comes from forward hooks on every synaptic block
-  (:class:`CostTap`), counted on the training batches since the last structure
-  update: the spikes each input neuron delivers (what SLAYER hands the next
-  block, i.e. after its one-step delay shift: exactly what Lava sees), and the
-  neuron-steps in which a layer's neurons are *active* (an input event within
-  the layer's decay horizon, as :mod:`sca_lava.hardware.activity` defines it;
-  with every synapse present this is the same for every channel of a layer);
+* **activity** comes from forward hooks on every synaptic block of the traced
+  graph (:class:`CostTap`), counted on the training batches since the last
+  structure update: the spikes each input neuron delivers (what SLAYER hands
+  the next block, i.e. after its one-step delay shift: exactly what Lava
+  sees), and the neuron-steps in which a layer's neurons are *active* (an
+  input event within the layer's decay horizon, as
+  :mod:`sca_lava.hardware.activity` defines it; with every synapse present
+  this is the same for every channel of a layer, except in a pool, whose
+  channels each read one input channel: counted per channel there);
 * **SynOps** of layer l = its active output channels x the sum over its
   active inputs of their spikes x their fan-out to one output channel
   (:func:`sca_lava.metrics.fanout_map`): removing channel c of layer l removes
@@ -21,6 +23,10 @@ masked network during training instead of on an exported file:
   the allocation of the candidate structure;
 * **cores** = :func:`sca_lava.hardware.allocation.allocate` of the candidate
   structure (:func:`sca_lava.geometry.netx_spec`), cached by channel counts.
+
+A pool carries the channels of the layer before it (``LayerGeometry.tied``):
+removing a conv channel removes the pool channel too, and its costs count
+towards the conv channel's marginal cost.
 
 Allocation treats every structural synapse as stored (``dense_weights``):
 the figures are those of the exported net allocated with ``dense_weights``
@@ -35,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import LayerGeometry, count_params, geometry, netx_spec
+from sca_lava.geometry import LayerGeometry, channel_counts, channel_masks, count_params, netx_spec
 
 BUDGET_KINDS = {
     "params": "kept fraction of the dense network's synaptic parameters",
@@ -69,11 +75,16 @@ def parse_budget(text: str) -> tuple[str, float]:
 # ------------------------------------------------------------------------ activity
 
 
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
 class CostTap:
     """Forward hook of one synaptic block: spike events per input neuron
     (as :func:`sca_lava.metrics.per_neuron_counts` counts them), active
-    neuron-steps per output channel (:func:`active_steps`) and (last block)
-    output spikes, summed over samples. Counts training batches only, or anything while ``force``.
+    neuron-steps per output channel (:func:`active_steps`; per channel of a
+    pool, one number for other layers) and (last block) output spikes, summed
+    over samples. Counts training batches only, or anything while ``force``.
     ``local_sums``: what each data-parallel process sums over its own shard."""
 
     local_sums = ("inputs", "active", "host", "samples")
@@ -83,7 +94,7 @@ class CostTap:
 
         self.geo, self.horizon, self.last = geo, horizon, last
         self.inputs = torch.zeros(int(np.prod(geo.in_shape)), dtype=torch.float64)
-        self.active = 0.0
+        self.active = torch.zeros(geo.out, dtype=torch.float64) if geo.depthwise else 0.0
         self.host = 0.0
         self.samples = 0
         self.steps = 0
@@ -96,7 +107,7 @@ class CostTap:
         if not (self.force or (module.training and torch.is_grad_enabled())):
             return
         with torch.no_grad():
-            self.record(args[0].detach(), output.detach())
+            self.record(args[0].detach(), _first(output).detach())
 
     def record(self, x, out) -> None:
         import torch
@@ -105,11 +116,15 @@ class CostTap:
         nz = (x != 0).to(torch.float32)  # one elementwise pass, shared by both counts below
         # per input neuron: events summed over samples and steps (exact in float32 below 2^24)
         self.inputs += nz.sum(dim=0).sum(dim=-1).reshape(-1).to(torch.float64).cpu()
-        if self.geo.kind == "conv":
-            fired = nz.amax(dim=1)
-        else:  # a sum over the 1024 inputs runs 10x faster than amax over that strided dim; same 0/1 map
-            fired = (nz.reshape(n, -1, t).sum(dim=1, keepdim=True) > 0).to(torch.float32)
-        self.active += active_steps(fired, self.geo, self.horizon)  # one sync per batch, as the loss's .item()
+        if self.geo.depthwise:  # each channel reads only its own input channel
+            per = active_steps_per_image(nz.reshape(-1, *nz.shape[2:]), self.geo, self.horizon)
+            self.active += per.reshape(n, -1).sum(0).to(torch.float64).cpu()
+        else:
+            if self.geo.kind == "conv":
+                fired = nz.amax(dim=1)
+            else:  # a sum over the 1024 inputs runs 10x faster than amax over that strided dim; same 0/1 map
+                fired = (nz.reshape(n, -1, t).sum(dim=1, keepdim=True) > 0).to(torch.float32)
+            self.active += active_steps(fired, self.geo, self.horizon)  # one sync per batch, as the loss's .item()
         if self.last:
             self.host += float((out != 0).sum())
         self.samples += n
@@ -117,7 +132,11 @@ class CostTap:
 
     def reset(self) -> None:
         self.inputs.zero_()
-        self.active = self.host = 0.0
+        if self.geo.depthwise:
+            self.active.zero_()
+        else:
+            self.active = 0.0
+        self.host = 0.0
         self.samples = 0
 
 
@@ -126,7 +145,12 @@ def active_steps(fired, geo: LayerGeometry, horizon: float) -> float:
     over the batch: a neuron is active at step t when an input event reached
     its receptive field in steps t-h+1 .. t (h = ``horizon``).
     ``fired``: (N, H, W, T) for a conv (any input channel fired at that
-    position and step), (N, 1, T) for a dense layer.
+    position and step), (N, 1, T) for a dense layer."""
+    return float(active_steps_per_image(fired, geo, horizon).sum())
+
+
+def active_steps_per_image(fired, geo: LayerGeometry, horizon: float):
+    """:func:`active_steps` per image of ``fired`` (a tensor (N,)).
 
     Two computations of that one definition: when the horizon spans the whole
     window (the usual case: SLAYER's CUBA decays keep a state for hundreds of
@@ -137,21 +161,26 @@ def active_steps(fired, geo: LayerGeometry, horizon: float) -> float:
     import torch
 
     t = fired.shape[-1]
-    if horizon < t or (geo.kind == "conv" and 2 * geo.padding > geo.kernel):
-        return active_steps_windowed(fired, geo, horizon)
+    windowed = geo.kind in ("conv", "pool") and 2 * geo.padding > geo.kernel
+    if horizon < t or windowed:
+        return _windowed_per_image(fired, geo, horizon)
     first = torch.where(fired.amax(dim=-1) > 0, fired.argmax(dim=-1).to(torch.float32), float(t))
-    if geo.kind == "conv":  # earliest event in each receptive field (zero padding: no event)
+    if geo.kind in ("conv", "pool"):  # earliest event in each receptive field (zero padding: no event)
         first = -torch.nn.functional.max_pool2d(-first.unsqueeze(1), geo.kernel, geo.stride, geo.padding)
-    return float((t - first).sum())
+    return (t - first).reshape(len(fired), -1).sum(1)
 
 
 def active_steps_windowed(fired, geo: LayerGeometry, horizon: float) -> float:
     """:func:`active_steps` for any horizon, step by step."""
+    return float(_windowed_per_image(fired, geo, horizon).sum())
+
+
+def _windowed_per_image(fired, geo: LayerGeometry, horizon: float):
     import torch
 
     t = fired.shape[-1]
     n = fired.shape[0]
-    if geo.kind == "conv":
+    if geo.kind in ("conv", "pool"):
         maps = fired.permute(0, 3, 1, 2).reshape(n * t, 1, *fired.shape[1:3])
         kernel = torch.ones(1, 1, geo.kernel, geo.kernel, dtype=maps.dtype, device=maps.device)
         ev = torch.nn.functional.conv2d(maps, kernel, stride=geo.stride, padding=geo.padding)
@@ -163,28 +192,31 @@ def active_steps_windowed(fired, geo: LayerGeometry, horizon: float) -> float:
         h = int(horizon)
         c = c.clone()
         c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
-    return float((c > 0).sum())
+    return (c > 0).reshape(n, -1).sum(1).to(torch.float32)
 
 
 @dataclass
 class Activity:
     """Mean per sample, per synaptic layer: ``inputs[j]`` spikes of each input
     neuron (flat C,H,W order, summed over steps), ``active[j]`` active
-    neuron-steps of one output channel; ``host`` output spikes; ``steps`` T."""
+    neuron-steps of one output channel (a per-channel array for a pool);
+    ``host`` output spikes; ``steps`` T."""
 
     inputs: list[np.ndarray]
-    active: list[float]
+    active: list
     host: float
     steps: int
     samples: int
 
     def to_dict(self) -> dict:
-        return {"inputs": [v.tolist() for v in self.inputs], "active": list(self.active), "host": self.host,
-                "steps": self.steps, "samples": self.samples}
+        return {"inputs": [v.tolist() for v in self.inputs],
+                "active": [a.tolist() if isinstance(a, np.ndarray) else a for a in self.active],
+                "host": self.host, "steps": self.steps, "samples": self.samples}
 
     @classmethod
     def from_dict(cls, d: dict) -> Activity:
-        return cls([np.asarray(v, dtype=np.float64) for v in d["inputs"]], [float(a) for a in d["active"]],
+        return cls([np.asarray(v, dtype=np.float64) for v in d["inputs"]],
+                   [np.asarray(a, dtype=np.float64) if isinstance(a, list) else float(a) for a in d["active"]],
                    float(d["host"]), int(d["steps"]), int(d["samples"]))
 
 
@@ -197,26 +229,22 @@ def horizon_of(block) -> float:
     return decay_horizon(int(dp["iDecay"])) + decay_horizon(int(dp["vDecay"]))
 
 
-def install_cost_taps(model) -> dict[int, CostTap]:
-    """Hook every synaptic block of a SpikingNet (idempotent); block -> tap."""
-    geo = geometry(model.config)
-    taps = getattr(model, "_sca_cost_taps", None)
-    if taps is not None:
-        return taps
+def install_cost_taps(graph) -> dict[int, CostTap]:
+    """Hook every synaptic block of a traced graph; block -> tap (remove them
+    with :func:`remove_cost_taps`)."""
+    geo = graph.synaptic
     taps = {}
     for j, g in enumerate(geo):
-        block = model.blocks[g.block]
+        block = graph.block(g)
         tap = CostTap(g, horizon_of(block), last=j == len(geo) - 1)
         tap.handle = block.register_forward_hook(tap)
         taps[g.block] = tap
-    model._sca_cost_taps = taps
     return taps
 
 
-def remove_cost_taps(model) -> None:
-    for tap in getattr(model, "_sca_cost_taps", {}).values():
+def remove_cost_taps(taps: dict[int, CostTap]) -> None:
+    for tap in taps.values():
         tap.handle.remove()
-    model.__dict__.pop("_sca_cost_taps", None)
 
 
 def snapshot(taps: dict[int, CostTap]) -> Activity | None:
@@ -225,54 +253,56 @@ def snapshot(taps: dict[int, CostTap]) -> Activity | None:
     n = ordered[0].samples
     if n == 0:
         return None
-    return Activity([t.inputs.numpy() / n for t in ordered], [t.active / n for t in ordered],
-                    ordered[-1].host / n, ordered[0].steps, n)
+    active = [t.active.numpy() / n if t.geo.depthwise else t.active / n for t in ordered]
+    return Activity([t.inputs.numpy() / n for t in ordered], active, ordered[-1].host / n, ordered[0].steps, n)
 
 
-def measure_activity(model, spikes, batch_size: int = 64) -> Activity:
-    """Activity of ``model`` on input spikes (N, ..., T), no training."""
+def measure_activity(graph, spikes, batch_size: int = 64) -> Activity:
+    """Activity of a traced graph's module on input spikes (N, ..., T), no
+    training (temporary taps; the module's own taps, if any, do not count
+    eval-mode passes). ``graph``: a traced network or a module that states
+    its input shape."""
     import torch
 
-    fresh = getattr(model, "_sca_cost_taps", None) is None
-    taps = install_cost_taps(model)
-    saved = {b: (t.inputs.clone(), t.active, t.host, t.samples, t.steps) for b, t in taps.items()}
+    from sca_lava.models.graph import as_graph
+
+    graph = as_graph(graph, np.shape(spikes)[1:-1])
+    taps = install_cost_taps(graph)
+    model = graph.module
     was_training = model.training
     try:
         for t in taps.values():
-            t.reset()
             t.force = True
         model.eval()
         device = next(model.parameters()).device
         with torch.no_grad():
             for start in range(0, len(spikes), batch_size):
                 xb = torch.as_tensor(np.ascontiguousarray(spikes[start:start + batch_size])).float()
-                model.forward_all(xb.to(device))
+                model(xb.to(device))
         return snapshot(taps)
     finally:
         model.train(was_training)
-        for b, t in taps.items():
-            t.force = False
-            t.inputs.copy_(saved[b][0])
-            t.active, t.host, t.samples, t.steps = saved[b][1:]
-        if fresh:
-            remove_cost_taps(model)
+        remove_cost_taps(taps)
 
 
 # ------------------------------------------------------------------------ the model
 
 
 class CostModel:
-    """Cost of any channel structure of one network in one budget currency
-    (params: weights; channels: prunable channels; synops: per inference;
-    energy: pJ per inference; cores: cores), and each channel's marginal cost."""
+    """Cost of any channel structure of one traced network in one budget
+    currency (params: weights; channels: prunable channels; synops: per
+    inference; energy: pJ per inference; cores: cores), and each channel's
+    marginal cost. ``graph``: anything :func:`sca_lava.geometry.netx_spec`
+    describes (a traced graph, a NetworkConfig)."""
 
-    def __init__(self, config, kind: str, profile=None):
+    def __init__(self, graph, kind: str, profile=None):
+        from sca_lava.geometry import geometry
         from sca_lava.metrics import fanout_map
 
         if kind not in BUDGET_KINDS:
             raise ScaLavaError(f"unknown budget kind {kind!r} (choose from {', '.join(BUDGET_KINDS)})")
-        self.config, self.kind = config, kind
-        self.geo = geometry(config)
+        self.graph, self.kind = graph, kind
+        self.geo = geometry(graph)
         self.profile = None
         if kind in NEEDS_PROFILE:
             from sca_lava.hardware.profile import load_profile
@@ -281,15 +311,29 @@ class CostModel:
                 raise ScaLavaError(f"a {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
             self.profile = load_profile(profile)
         self.cheap = kind not in NEEDS_PROFILE  # no allocation needed to evaluate
-        specs = [ly for ly in netx_spec(config).layers if ly.is_synaptic]
-        # spikes x fan-out to ONE output channel, per position of a feeding channel
-        self.fan = [fanout_map(sp).reshape(g.in_channels, -1)[0] / g.out for sp, g in zip(specs, self.geo)]
+        specs = [ly for ly in netx_spec(graph).layers if ly.is_synaptic]
+        # spikes x fan-out to ONE output channel (of its group), per position of a feeding channel
+        self.fan = [fanout_map(sp).reshape(g.in_channels, -1)[0] / (sp.out_shape[0] // sp.groups)
+                    for sp, g in zip(specs, self.geo)]
         self.next = {j: [k for k, h in enumerate(self.geo) if h.in_from == j] for j in range(len(self.geo))}
+        # a prunable layer and the pools that carry its channels
+        self.chain = {}
+        for j, g in enumerate(self.geo):
+            if g.prunable:
+                chain = [j]
+                while True:
+                    tied = [k for k in self.next[chain[-1]] if self.geo[k].tied == chain[-1]]
+                    if not tied:
+                        break
+                    chain.append(tied[0])
+                self.chain[j] = chain
         self._alloc: dict[tuple, object] = {}
+        self._prices_of: dict[int, list[dict]] = {}
+        self._dest_of: dict[tuple[int, int], np.ndarray] = {}
 
     # --- structure helpers
     def counts(self, masks: dict[int, np.ndarray]) -> list[int]:
-        return [int(np.count_nonzero(masks[g.block])) if g.block in masks else g.out for g in self.geo]
+        return channel_counts(self.geo, masks)
 
     def allocation(self, counts):
         """The allocation of a structure (cached by channel counts)."""
@@ -299,19 +343,10 @@ class CostModel:
 
             if len(self._alloc) > 256:
                 self._alloc.clear()
-            self._alloc[key] = allocate(netx_spec(self.config, key), self.profile, dense_weights=True)
+                self._prices_of.clear()
+                self._dest_of.clear()
+            self._alloc[key] = allocate(netx_spec(self.graph, key), self.profile, dense_weights=True)
         return self._alloc[key]
-
-    def _src_mask(self, masks, j) -> np.ndarray | None:
-        g = self.geo[j]
-        if g.in_from is None:
-            return None
-        src = self.geo[g.in_from]
-        return masks[src.block] if src.block in masks else np.ones(src.out, dtype=bool)
-
-    def _own_mask(self, masks, j) -> np.ndarray:
-        g = self.geo[j]
-        return masks[g.block] if g.block in masks else np.ones(g.out, dtype=bool)
 
     # --- per layer sums on measured activity
     def _prepared(self, act: Activity) -> list[dict]:
@@ -327,32 +362,64 @@ class CostModel:
         """Per-op energies of each layer (its kind and its cores' synapse encoding)."""
         from sca_lava.hardware.energy import op_energy_pj
 
-        if "_sca_prices" in alloc.__dict__:
-            return alloc._sca_prices
-        out = []
-        for la, g in zip(alloc.layers, self.geo):
-            encs = [t.encoding for t in la.tiles]
-            enc = max(set(encs), key=encs.count)
-            out.append(op_energy_pj(self.profile, g.kind, enc))
-        alloc._sca_prices = out
-        return out
+        if id(alloc) not in self._prices_of:
+            out = []
+            for la, g in zip(alloc.layers, self.geo):
+                encs = [t.encoding for t in la.tiles]
+                enc = max(set(encs), key=encs.count)
+                out.append(op_energy_pj(self.profile, "dense" if g.kind == "dense" else "conv", enc))
+            self._prices_of[id(alloc)] = out
+        return self._prices_of[id(alloc)]
 
     def _dest(self, alloc, j: int) -> np.ndarray:
-        """Cores of layer j that hold an axon for each position of ONE feeding
-        channel (the same for every feeding channel with all synapses present)."""
-        cache = alloc.__dict__.setdefault("_sca_dest", {})
-        if j not in cache:
+        """Cores of layer j that hold an axon for each position of a feeding
+        channel: one row (the same for every feeding channel with all synapses
+        present), a row per feeding channel for a pool."""
+        key = (id(alloc), j)
+        if key not in self._dest_of:
             la = alloc.layers[j]
             d = np.zeros(int(np.prod(la.view.in_shape)), dtype=np.float64)
             for t in la.tiles:
                 np.add.at(d, t.in_index[t.has_axon], 1.0)
-            cache[j] = d.reshape(-1, self.fan[j].size).mean(0)
-        return cache[j]
+            d = d.reshape(-1, self.fan[j].size)
+            self._dest_of[key] = d if self.geo[j].depthwise else d.mean(0)
+        return self._dest_of[key]
+
+    def _messages(self, alloc, j: int, s: np.ndarray, m_src: np.ndarray | None) -> np.ndarray:
+        """Spike messages into layer j per feeding channel (``s``: its (C, P)
+        spikes; ``m_src``: which of them the allocated structure holds)."""
+        if not self.geo[j].depthwise:
+            return s @ self._dest(alloc, j)
+        return self._messages_map(alloc, j, s, m_src).sum(1)
+
+    def _messages_map(self, alloc, j: int, s: np.ndarray, m_src: np.ndarray | None) -> np.ndarray:
+        """A pool's messages per feeding channel and position (its allocated
+        channels' own rows; a channel not allocated: their mean)."""
+        dest = self._dest(alloc, j)
+        full = np.broadcast_to(dest.mean(0), s.shape).copy()
+        rows = np.flatnonzero(m_src) if m_src is not None else np.arange(len(s))
+        if len(rows) == len(dest):  # else another structure's allocation (a search's estimate): the mean
+            full[rows] = dest
+        return s * full
+
+    def _synops_in(self, j: int, counts, masks_all, w) -> float:
+        """SynOps into layer j: every active output channel reads every active
+        feeding channel (a pool: each channel its own)."""
+        m_src = None if self.geo[j].in_from is None else masks_all[self.geo[j].in_from]
+        reach = 1 if self.geo[j].depthwise else counts[j]
+        return reach * float(w.sum() if m_src is None else w[m_src].sum())
+
+    def _active(self, j: int, counts, masks_all, act: Activity) -> float:
+        a = act.active[j]
+        if self.geo[j].depthwise:
+            return float(np.asarray(a)[masks_all[j]].sum())
+        return counts[j] * a
 
     def breakdown(self, masks: dict[int, np.ndarray], act: Activity | None = None, alloc=None) -> dict:
         """Every count of a structure (per inference) and its cost in each
         currency that can be computed (activity/profile permitting)."""
         counts = self.counts(masks)
+        masks_all = channel_masks(self.geo, masks)
         out = {"params": count_params(self.geo, counts),
                "channels": sum(c for c, g in zip(counts, self.geo) if g.prunable)}
         if self.profile is not None:
@@ -364,18 +431,17 @@ class CostModel:
         syn = []
         msgs = []
         spikes_out = []
-        for j in range(len(self.geo)):
-            m_src = self._src_mask(masks, j)
-            w, s = prep[j]["w"], prep[j]["S"]
-            syn.append(counts[j] * float(w.sum() if m_src is None else w[m_src].sum()))
+        for j, g in enumerate(self.geo):
+            m_src = None if g.in_from is None else masks_all[g.in_from]
+            s = prep[j]["S"]
+            syn.append(self._synops_in(j, counts, masks_all, prep[j]["w"]))
             if self.profile is not None:
-                per_ch = s @ self._dest(alloc, j)
+                per_ch = self._messages(alloc, j, s, m_src)
                 msgs.append(float(per_ch.sum() if m_src is None else per_ch[m_src].sum()))
             nxt = self.next[j]
-            own = self._own_mask(masks, j)
-            spikes_out.append(float(prep[nxt[0]]["spikes"][own].sum()) if nxt else float(act.host))
+            spikes_out.append(float(prep[nxt[0]]["spikes"][masks_all[j]].sum()) if nxt else float(act.host))
         neurons = [counts[j] * g.positions * act.steps for j, g in enumerate(self.geo)]
-        active = [counts[j] * act.active[j] for j in range(len(self.geo))]
+        active = [self._active(j, counts, masks_all, act) for j in range(len(self.geo))]
         out.update({"synops": float(sum(syn)), "synops_per_layer": syn,
                     "neuron_active": float(sum(active)),
                     "neuron_inactive": float(sum(n - a for n, a in zip(neurons, active))),
@@ -405,12 +471,9 @@ class CostModel:
             raise ScaLavaError(f"a {self.kind} budget needs measured activity (calibrate the pruner first)")
         if self.kind == "synops":
             counts = self.counts(masks)
+            masks_all = channel_masks(self.geo, masks)
             prep = self._prepared(act)
-            total = 0.0
-            for j in range(len(self.geo)):
-                m_src, w = self._src_mask(masks, j), prep[j]["w"]
-                total += counts[j] * float(w.sum() if m_src is None else w[m_src].sum())
-            return total
+            return float(sum(self._synops_in(j, counts, masks_all, prep[j]["w"]) for j in range(len(self.geo))))
         return self.breakdown(masks, act, alloc)["energy_pj"]
 
     def marginal(self, masks: dict[int, np.ndarray], act: Activity | None = None) -> dict[int, np.ndarray]:
@@ -419,59 +482,72 @@ class CostModel:
         the next layer (params); the SynOps into it and out of its spikes
         (synops); those priced, plus its neuron updates, emitted spikes and
         messages (energy); its layer's cores per channel, plus the next
-        layer's when that one is bound by synapse memory or axons (cores)."""
+        layer's when that one is bound by synapse memory or axons (cores).
+        The pools that carry a channel add their own share of each."""
         counts = self.counts(masks)
+        masks_all = channel_masks(self.geo, masks)
         out = {}
         alloc = self.allocation(counts) if self.profile is not None else None
         prep = self._prepared(act) if act is not None and self.kind in NEEDS_ACTIVITY else None
         prices = self._prices(alloc) if self.kind == "energy" else None
-        for j, g in enumerate(self.geo):
-            if not g.prunable:
-                continue
-            nxt = self.next[j]
-            if self.kind == "channels":
-                cost = np.ones(g.out)
-            elif self.kind == "params":
-                a_in = g.in_channels if g.in_from is None else counts[g.in_from]
-                per = g.params(1, a_in) + sum(self.geo[k].params(counts[k], 1) for k in nxt)
-                cost = np.full(g.out, float(per))
-            elif self.kind == "cores":
-                lim = alloc.limits
-                per = alloc.layers[j].cores / max(counts[j], 1)
-                for k in nxt:
-                    if alloc.layers[k].binding_limit(lim) != "neurons":
-                        per += alloc.layers[k].cores / max(counts[j], 1)
-                cost = np.full(g.out, per)
-            else:
-                m_src = self._src_mask(masks, j)
-                w = prep[j]["w"]
-                syn_in = float(w.sum() if m_src is None else w[m_src].sum())
-                syn_out = sum(counts[k] * prep[k]["w"] for k in nxt)
-                if self.kind == "synops":
-                    cost = syn_in + syn_out
-                else:
-                    p = prices[j]
-                    cost = (p["synop"] * syn_in
-                            + p["neuron_active"] * act.active[j]
-                            + p["neuron_inactive"] * (g.positions * act.steps - act.active[j])
-                            + p["spike_out"] * prep[nxt[0]]["spikes"])
-                    for k in nxt:
-                        dest = self._dest(alloc, k)
-                        cost = cost + prices[k]["synop"] * counts[k] * prep[k]["w"] + prices[k]["message"] * (
-                            prep[k]["S"] @ dest)
+        for j, chain in self.chain.items():
+            g = self.geo[j]
+            cost = 0.0
+            for k in chain:
+                cost = cost + self._own_marginal(k, counts, masks_all, act, alloc, prep, prices, counts[j])
             out[g.block] = np.asarray(cost, dtype=np.float64) * np.ones(g.out)
         return out
 
-    def spike_prices(self, counts) -> list[np.ndarray | None]:
+    def _own_marginal(self, j, counts, masks_all, act, alloc, prep, prices, width):
+        """What channel c of layer j costs itself and the readers of its spikes
+        (a pool reader's synops count as the pool's own)."""
+        g = self.geo[j]
+        nxt = self.next[j]
+        readers = [k for k in nxt if not self.geo[k].depthwise]
+        if self.kind == "channels":
+            return np.ones(g.out) if not g.depthwise else 0.0
+        if self.kind == "params":
+            a_in = g.in_channels if g.in_from is None else counts[g.in_from]
+            return float(g.params(1, a_in) + sum(self.geo[k].params(counts[k], 1) for k in readers))
+        if self.kind == "cores":
+            lim = alloc.limits
+            per = alloc.layers[j].cores / max(width, 1)
+            for k in readers:
+                if alloc.layers[k].binding_limit(lim) != "neurons":
+                    per += alloc.layers[k].cores / max(width, 1)
+            return per
+        if g.depthwise:
+            syn_in = prep[j]["w"]
+        else:
+            m_src = None if g.in_from is None else masks_all[g.in_from]
+            w = prep[j]["w"]
+            syn_in = float(w.sum() if m_src is None else w[m_src].sum())
+        syn_out = sum(counts[k] * prep[k]["w"] for k in readers)
+        if self.kind == "synops":
+            return syn_in + syn_out
+        p = prices[j]
+        active = np.asarray(act.active[j]) if g.depthwise else act.active[j]
+        cost = (p["synop"] * syn_in
+                + p["neuron_active"] * active
+                + p["neuron_inactive"] * (g.positions * act.steps - active)
+                + p["spike_out"] * prep[nxt[0]]["spikes"])
+        for k in nxt:
+            synops = prices[k]["synop"] * counts[k] * prep[k]["w"] if k in readers else 0.0
+            cost = cost + synops + prices[k]["message"] * self._messages(alloc, k, prep[k]["S"], masks_all[j])
+        return cost
+
+    def spike_prices(self, masks: dict[int, np.ndarray]) -> list[np.ndarray | None]:
         """Per synaptic layer j, what one spike of each of its input neurons
         (flat C,H,W order, as :class:`CostTap` counts them) costs in this
-        model's currency with ``counts`` channels per layer: its SynOps into
-        the active output channels, priced (energy: plus its messages and
-        the emitting neuron's spike cost). None for the first layer (its
-        input spikes are the data) and for currencies spikes do not move."""
+        model's currency with the channels ``masks`` keep: its SynOps into the
+        active output channels (a pool's: into its own channel), priced
+        (energy: plus its messages and the emitting neuron's spike cost). None
+        for the first layer (its input spikes are the data) and for currencies
+        spikes do not move."""
         if self.kind not in NEEDS_ACTIVITY:
             return [None] * len(self.geo)
-        counts = [int(c) for c in counts]
+        counts = self.counts(masks)
+        masks_all = channel_masks(self.geo, masks)
         alloc = self.allocation(counts) if self.kind == "energy" else None
         prices = self._prices(alloc) if alloc is not None else None
         out = []
@@ -479,9 +555,18 @@ class CostModel:
             if g.in_from is None:
                 out.append(None)
                 continue
-            per_pos = counts[j] * self.fan[j]
-            if prices is not None:
+            reach = 1 if g.depthwise else counts[j]
+            if prices is None:
+                out.append(np.tile(reach * self.fan[j], g.in_channels).astype(np.float64))
+                continue
+            per_pos = reach * self.fan[j]
+            if g.depthwise:  # messages per position differ by channel: one row per feeding channel
+                ones = np.ones((g.in_channels, per_pos.size))
+                dest = self._messages_map(alloc, j, ones, masks_all[g.in_from])
+                per = prices[j]["synop"] * per_pos[None] + prices[j]["message"] * dest + prices[g.in_from]["spike_out"]
+                out.append(per.reshape(-1).astype(np.float64))
+            else:
                 per_pos = (prices[j]["synop"] * per_pos + prices[j]["message"] * self._dest(alloc, j)
                            + prices[g.in_from]["spike_out"])
-            out.append(np.tile(per_pos, g.in_channels).astype(np.float64))
+                out.append(np.tile(per_pos, g.in_channels).astype(np.float64))
         return out

@@ -38,11 +38,10 @@ RANKINGS = ("layer", "cost", "plain")
 
 @dataclass
 class ScoreContext:
-    model: object
+    graph: object  # the traced network (sca_lava.models.graph.Graph)
     taps: dict  # block index -> ActivityTap
     rng: np.random.Generator
     gates: dict | None = None  # block index -> ChannelGate
-    geo: list | None = None  # sca_lava.geometry.geometry(model.config)
 
 
 def activity_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
@@ -53,22 +52,32 @@ def drive_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     return {i: tap.drive.numpy().copy() for i, tap in ctx.taps.items()}
 
 
+def _readers(geo, j: int) -> list[int]:
+    """Layers reading layer j's channels, through any pools that carry them."""
+    out = []
+    for k, h in enumerate(geo):
+        if h.in_from == j:
+            out.extend(_readers(geo, k) if h.depthwise else [k])
+    return out
+
+
 def group_l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     from sca_lava.pruning.masks import effective_weight
 
+    geo = ctx.graph.synaptic
     out = {}
-    for j, g in enumerate(ctx.geo):
+    for j, g in enumerate(geo):
         if g.block not in ctx.taps:
             continue
-        w = effective_weight(ctx.model.blocks[g.block]).abs()
+        w = effective_weight(ctx.graph.block(g)).abs()
         total = w.reshape(w.shape[0], -1).sum(1).double().cpu().numpy()
         size = float(w[0].numel())
-        for h in ctx.geo:
-            if h.in_from == j:
-                wn = effective_weight(ctx.model.blocks[h.block]).abs()
-                wn = wn.reshape(wn.shape[0], g.out, h.in_spatial, -1)  # (out, source channel, spatial, kernel)
-                total = total + wn.sum(dim=(0, 2, 3)).double().cpu().numpy()
-                size += wn.shape[0] * h.in_spatial * wn.shape[3]
+        for k in _readers(geo, j):
+            h = geo[k]
+            wn = effective_weight(ctx.graph.block(h)).abs()
+            wn = wn.reshape(wn.shape[0], g.out, h.in_spatial, -1)  # (out, source channel, spatial, kernel)
+            total = total + wn.sum(dim=(0, 2, 3)).double().cpu().numpy()
+            size += wn.shape[0] * h.in_spatial * wn.shape[3]
         # mean (not sum) so layers with different group sizes compare globally
         out[g.block] = total / size
     return out
@@ -77,7 +86,7 @@ def group_l1_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
 def gain_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     from sca_lava.pruning.masks import GAIN
 
-    return {i: getattr(ctx.model.blocks[i], GAIN).detach().abs().double().cpu().numpy().copy()
+    return {i: getattr(ctx.graph.blocks[i], GAIN).detach().abs().double().cpu().numpy().copy()
             for i in ctx.taps}
 
 
@@ -88,7 +97,7 @@ def taylor_scores(ctx: ScoreContext) -> dict[int, np.ndarray]:
     for i in ctx.taps:
         gate = ctx.gates[i]
         grad = gate.grad_acc.numpy() / max(gate.grad_batches, 1)
-        out[i] = np.abs(getattr(ctx.model.blocks[i], GAIN).detach().double().numpy()) * grad
+        out[i] = np.abs(getattr(ctx.graph.blocks[i], GAIN).detach().double().numpy()) * grad
     return out
 
 

@@ -12,7 +12,9 @@ Consequences, all intended:
 - ``dL/d(gain*mask)`` is captured with a tensor hook, nonzero also for masked
   channels: the regrowth signal (the paper's ``|dL/d gamma_c|``).
 
-Which channels feed which weights is :mod:`sca_lava.geometry`'s business.
+Which channels feed which weights is :mod:`sca_lava.geometry`'s business;
+the gates go on the prunable blocks of a traced graph
+(:mod:`sca_lava.models.graph`), the user's own blocks.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sca_lava.geometry import geometry
-from sca_lava.models.network import SpikingNet
+from sca_lava.models.surgery import quantized_weight
 
 GAIN = "sca_gain"
 MASK = "sca_mask"
@@ -72,30 +73,48 @@ class ChannelGate:
         self.grad_batches = 0
 
 
-def install_gates(model: SpikingNet) -> dict[int, ChannelGate]:
+def install_gates(graph) -> dict[int, ChannelGate]:
     """Register gain (parameter, 1) and mask (buffer, 1) on every prunable
-    block and wrap its quantiser. Idempotent. Returns block index -> gate."""
+    block of a traced graph and wrap its quantiser. Idempotent. Returns block
+    index -> gate."""
+    from sca_lava.models.graph import as_graph
+
+    graph = as_graph(graph)
     gates = {}
-    for g in geometry(model.config):
-        if not g.prunable:
-            continue
-        block = model.blocks[g.block]
-        hook = block.synapse.pre_hook_fx
-        if isinstance(hook, ChannelGate):
-            gates[g.block] = hook
-            continue
-        if not hasattr(block, GAIN):
-            block.register_parameter(GAIN, torch.nn.Parameter(torch.ones(g.out)))
-            block.register_buffer(MASK, torch.ones(g.out))
-        gate = ChannelGate(block, hook)
-        block.synapse.pre_hook_fx = gate
+    for g in graph.prunable:
+        block = graph.block(g)
+        gate = gate_of(block)
+        if gate is None:
+            if not hasattr(block, GAIN):
+                block.register_parameter(GAIN, torch.nn.Parameter(torch.ones(g.out)))
+                block.register_buffer(MASK, torch.ones(g.out))
+            gate = ChannelGate(block, block.synapse.pre_hook_fx)
+            block.synapse.pre_hook_fx = gate
         gates[g.block] = gate
     return gates
 
 
-def masks_of(model: SpikingNet) -> dict[int, np.ndarray]:
-    """Block index -> boolean active-channel mask (prunable blocks only)."""
-    return {i: getattr(b, MASK).detach().cpu().numpy() > 0.5 for i, b in enumerate(model.blocks)
+def gate_of(block: torch.nn.Module) -> ChannelGate | None:
+    hook = block.synapse.pre_hook_fx
+    return hook if isinstance(hook, ChannelGate) else None
+
+
+def remove_gate(block: torch.nn.Module) -> None:
+    """Undo :func:`install_gates` on one block (its quantiser, gain and mask go)."""
+    gate = gate_of(block)
+    if gate is not None:
+        block.synapse.pre_hook_fx = gate.quantize
+    for name in (GAIN, MASK):
+        if hasattr(block, name):
+            delattr(block, name)
+
+
+def masks_of(graph) -> dict[int, np.ndarray]:
+    """Block index -> boolean active-channel mask (masked blocks only) of a
+    traced network (or a module that states its input shape)."""
+    from sca_lava.models.graph import as_graph
+
+    return {i: getattr(b, MASK).detach().cpu().numpy() > 0.5 for i, b in enumerate(as_graph(graph).blocks)
             if hasattr(b, MASK)}
 
 
@@ -103,4 +122,4 @@ def masks_of(model: SpikingNet) -> dict[int, np.ndarray]:
 def effective_weight(block: torch.nn.Module) -> torch.Tensor:
     """The quantised weight the block really uses (gain and mask folded in), in
     SLAYER's float units (``descale=False``)."""
-    return block.synapse.pre_hook_fx(block.synapse.weight).detach().clone()
+    return quantized_weight(block)

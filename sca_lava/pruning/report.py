@@ -17,54 +17,52 @@ from pathlib import Path
 import numpy as np
 
 from sca_lava.atomic import write_json, write_text
-from sca_lava.geometry import count_params, geometry, netx_spec
+from sca_lava.geometry import count_params, netx_spec
 from sca_lava.metrics import Accuracy, SpikeCount, SynOps
 from sca_lava.metrics import measure as run_metrics
-from sca_lava.models.network import SpikingNet
 from sca_lava.netx.reader import LayerSpec
 from sca_lava.plotting import new_figure, save_figure
-from sca_lava.training.trainer import slayer_batches
+from sca_lava.training.evaluate import slayer_batches
 
 
-def layer_specs(cfg) -> dict[int, LayerSpec]:
-    """Block index -> LayerSpec of each synaptic block of a NetworkConfig."""
-    syn = [ly for ly in netx_spec(cfg).layers if ly.is_synaptic]
-    return {g.block: ly for g, ly in zip(geometry(cfg), syn)}
+def layer_specs(graph) -> dict[int, LayerSpec]:
+    """Block index -> LayerSpec of each synaptic block of a traced network."""
+    syn = [ly for ly in netx_spec(graph).layers if ly.is_synaptic]
+    return {g.block: ly for g, ly in zip(graph.synaptic, syn)}
 
 
-def measure(model: SpikingNet, x: np.ndarray, y: np.ndarray, encoding: str = "rate-regular",
+def measure(graph, x: np.ndarray, y: np.ndarray, num_steps: int, encoding: str = "rate-regular",
             batch_size: int = 200, events: bool = False) -> dict:
     """Accuracy and per-synaptic-layer SynOps (per sample), neurons and firing
-    rates of a plain (or masked) SpikingNet on images/events."""
-    steps = model.config.num_steps
-    specs = layer_specs(model.config)
-    blocks = len(model.blocks)
-    res = run_metrics(slayer_batches(model, x, y, steps, encoding, batch_size, events),
+    rates of a traced network (plain or masked) on images/events."""
+    specs = layer_specs(graph)
+    blocks = len(graph.blocks)
+    res = run_metrics(slayer_batches(graph, x, y, num_steps, encoding, batch_size, events),
                       [Accuracy(), SynOps([specs.get(i) for i in range(blocks)]), SpikeCount(blocks)])
     syn, rate = res["synops"], res["spikes"]["firing_rate"]
-    layers = [{"block": i, "type": spec.kind, "channels": int(spec.out_shape[0]),
+    layers = [{"block": i, "name": graph.label(i), "type": graph.layers[i].kind, "channels": int(spec.out_shape[0]),
                "neurons": spec.num_neurons, "synops": syn[i], "firing_rate": rate[i]}
               for i, spec in specs.items()]
     return {
         "accuracy": res["accuracy"] if len(x) else 0.0, "samples": len(x), "layers": layers,
         "synops": float(sum(ly["synops"] for ly in layers)),
         "neurons": int(sum(ly["neurons"] for ly in layers)),
-        "params": count_params(geometry(model.config)),
+        "params": count_params(graph.synaptic),
     }
 
 
-def build_report(small: SpikingNet, dense_config, small_m: dict, dense_m: dict | None,
-                 extra: dict | None = None) -> dict:
-    """Compare the surgered net's measurement with the dense net's (``dense_m``
-    None when no trained dense reference exists: SynOps fraction is then None)."""
-    dense_geo = geometry(dense_config)
+def build_report(small, dense, small_m: dict, dense_m: dict | None, extra: dict | None = None) -> dict:
+    """Compare the surgered net's measurement with the dense net's (traced
+    graphs ``small`` and ``dense``; ``dense_m`` None when no trained dense
+    reference exists: SynOps fraction is then None)."""
+    dense_geo = dense.synaptic
     dense_params = count_params(dense_geo)
-    small_geo = geometry(small.config)
+    small_geo = small.synaptic
     channels = []
     for g_d, g_s, ly in zip(dense_geo, small_geo, small_m["layers"]):
         d_ly = dense_m["layers"][len(channels)] if dense_m else None
         channels.append({
-            "block": g_d.block, "type": g_d.kind, "prunable": g_d.prunable,
+            "block": g_d.block, "name": dense.label(g_d.block), "type": g_d.kind, "prunable": g_d.prunable,
             "before": g_d.out, "after": g_s.out,
             "params_before": g_d.params(g_d.out, g_d.in_channels if g_d.in_from is None
                                         else dense_geo[g_d.in_from].out),
@@ -80,14 +78,15 @@ def build_report(small: SpikingNet, dense_config, small_m: dict, dense_m: dict |
         "params": small_m["params"], "dense_params": dense_params,
         "param_fraction": small_m["params"] / dense_params,
         "neurons": small_m["neurons"],
-        "dense_neurons": int(sum(sp.num_neurons for sp in layer_specs(dense_config).values())),
+        "dense_neurons": int(sum(sp.num_neurons for sp in layer_specs(dense).values())),
         "synops_per_sample": small_m["synops"],
         "dense_synops_per_sample": dense_m["synops"] if dense_m else None,
         "synops_fraction": (small_m["synops"] / dense_m["synops"]) if dense_m and dense_m["synops"] else None,
         "channels_per_layer": channels,
         "firing_rates": [ly["firing_rate"] for ly in small_m["layers"]],
         "definitions": {
-            "params": "synaptic weights of conv/dense layers (no biases exist; neuron parameters not counted)",
+            "params": "synaptic weights of conv/pool/dense layers (a pool: one kernel per channel, as deployed; "
+                      "no biases exist; neuron parameters not counted)",
             "synops": "per test sample: input spikes x fan-out to existing output neurons (SLAYER spikes)",
         },
     }
@@ -123,11 +122,11 @@ def report_markdown(rep: dict) -> str:
         f"- SynOps per sample: {_fmt(rep['synops_per_sample'])} (dense: {_fmt(rep['dense_synops_per_sample'])},"
         f" fraction {_fmt(rep['synops_fraction'], True)})",
         f"- neurons: {rep['neurons']:,} (fraction {_fmt(rep['neuron_fraction'], True)})", "",
-        "| block | type | channels before | after | params before | after | SynOps/sample | firing rate |",
+        "| layer | type | channels before | after | params before | after | SynOps/sample | firing rate |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for c in rep["channels_per_layer"]:
-        lines.append(f"| {c['block']} | {c['type']} | {c['before']} | {c['after']} | {c['params_before']:,} | "
+        lines.append(f"| {c['name']} | {c['type']} | {c['before']} | {c['after']} | {c['params_before']:,} | "
                      f"{c['params_after']:,} | {_fmt(c['synops'])} | {c['firing_rate']:.4f} |")
     lines += ["", "Parameters: " + rep["definitions"]["params"] + ".",
               "SynOps: " + rep["definitions"]["synops"] + ".", ""]
@@ -136,7 +135,7 @@ def report_markdown(rep: dict) -> str:
 
 def plot_channels(rep: dict, path: str | os.PathLike) -> None:
     layers = rep["channels_per_layer"]
-    labels = [f"{c['type']} {c['block']}" for c in layers]
+    labels = [c["name"] for c in layers]
     xs = np.arange(len(layers))
     fig, ax = new_figure(figsize=(1.2 * len(layers) + 3, 3.5))
     ax.bar(xs - 0.2, [c["before"] for c in layers], 0.4, label="dense", color="#bbbbbb")

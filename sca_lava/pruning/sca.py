@@ -41,8 +41,7 @@ import numpy as np
 import torch
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import LayerGeometry, count_params, geometry
-from sca_lava.models.network import SpikingNet
+from sca_lava.geometry import LayerGeometry, channel_counts, count_params
 from sca_lava.pruning.activity import install_taps
 from sca_lava.pruning.cost import (
     NEEDS_ACTIVITY,
@@ -284,14 +283,16 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
 
 
 class SCAPruner(Callback):
-    """Dynamic structured pruning during SLAYER training (see module doc).
+    """Dynamic structured pruning during SLAYER training (see module doc), on
+    the traced graph of the network being trained (its blocks carry the
+    gates and taps).
 
     ``reference``: input spikes (N, ..., T) the dense reference activity is
-    measured on when the pruner attaches (needed by synops and energy
-    budgets; :func:`~sca_lava.pruning.pipeline.prune_and_shrink` passes the
-    first training samples); ``reference_model``: the trained dense network
-    that activity is measured on (default: the network being pruned, as it
-    is when training starts)."""
+    measured on when training starts (needed by synops and energy budgets;
+    :func:`~sca_lava.pruning.pipeline.prune_and_shrink` passes the first
+    training samples); ``reference_model``: the trained dense network that
+    activity is measured on (default: the network being pruned, as it is
+    when training starts)."""
 
     name = "sca"
 
@@ -304,24 +305,29 @@ class SCAPruner(Callback):
         self.reference_model = reference_model
         self.reference: Activity | None = None
         self.dense_cost: float | None = None
-        self.model: SpikingNet | None = None
+        self.graph = None
         self.epochs = None
         self.updates: list[dict] = []
         self.trainer = None
 
     # --- set-up --------------------------------------------------------------
-    def attach(self, model: SpikingNet, epochs: int) -> None:
-        """Install gains/masks and activity/cost taps, measure the dense
-        reference (when given) and check the budget is feasible."""
+    def attach(self, graph, epochs: int) -> None:
+        """Install gains/masks and activity/cost taps on a traced graph's
+        blocks and, for budgets that need no activity, check the budget is
+        feasible (the others do so when the reference is measured).
+        ``graph``: a traced network (or a module that states its input shape)."""
+        from sca_lava.models.graph import as_graph
+
         cfg = self.config
-        self.model = model
+        graph = as_graph(graph)
+        self.graph = graph
         self._prices_t = None
         self.epochs = int(epochs)
-        self.geo = geometry(model.config)
-        self.gates = install_gates(model)
-        self.taps = install_taps(model, sorted(self.gates), self.criterion.signals)
-        self.cost_model = CostModel(model.config, self.kind, cfg.profile)
-        self.cost_taps = install_cost_taps(model) if self.kind in NEEDS_ACTIVITY else {}
+        self.geo = graph.synaptic
+        self.gates = install_gates(graph)
+        self.taps = install_taps(graph, sorted(self.gates), self.criterion.signals)
+        self.cost_model = CostModel(graph, self.kind, cfg.profile)
+        self.cost_taps = install_cost_taps(graph) if self.kind in NEEDS_ACTIVITY else {}
         self.extra_accumulators = list(self.cost_taps.values())  # summed over data-parallel processes
         self.dense_params = count_params(self.geo)
         self.num_channels = sum(g.out for g in self.geo if g.prunable)
@@ -331,13 +337,14 @@ class SCAPruner(Callback):
                                f"training epoch ({self.epochs}): lower --ramp-epochs or train longer")
         if self.kind not in NEEDS_ACTIVITY:
             self._set_reference(None)
-        elif self.reference_spikes is not None:
-            self.calibrate(self.reference_spikes, self.reference_model)
 
-    def calibrate(self, spikes, model: SpikingNet | None = None) -> None:
+    def calibrate(self, spikes, model=None) -> None:
         """Measure the dense reference activity on ``spikes`` (with ``model``,
         default the attached network) and check the budget is feasible."""
-        self._set_reference(measure_activity(model if model is not None else self.model, spikes))
+        from sca_lava.models.graph import trace
+
+        graph = self.graph if model is None else trace(model, self.graph.input_shape)
+        self._set_reference(measure_activity(graph, spikes))
 
     def _dense_masks(self) -> dict[int, np.ndarray]:
         return {g.block: np.ones(g.out, dtype=bool) for g in self.geo if g.prunable}
@@ -372,12 +379,17 @@ class SCAPruner(Callback):
             out[b] = keep
         return out
 
-    def on_train_begin(self, trainer) -> None:
+    def on_attach(self, trainer) -> None:
         self.trainer = trainer
-        self.attach(trainer.model, trainer.cfg.epochs)
+        self.attach(trainer.graph, trainer.cfg.epochs)
         if self._dist() is not None:
             for g in self.gates.values():
                 g.pending = torch.zeros_like(g.grad_acc)
+
+    def on_train_begin(self, trainer) -> None:
+        """The dense reference, measured once (a resumed run brought its own)."""
+        if self.kind in NEEDS_ACTIVITY and self.reference is None and self.reference_spikes is not None:
+            self.calibrate(self.reference_spikes, self.reference_model)
 
     # --- data parallelism ------------------------------------------------------
     def _dist(self):
@@ -445,11 +457,10 @@ class SCAPruner(Callback):
         return epoch < self.epochs and self.current_cost() > self.final_budget() * (1 + 1e-9)
 
     def masks(self) -> dict[int, np.ndarray]:
-        return {i: getattr(self.model.blocks[i], MASK).detach().cpu().numpy() > 0.5 for i in self.gates}
+        return {i: getattr(self.graph.blocks[i], MASK).detach().cpu().numpy() > 0.5 for i in self.gates}
 
     def active_counts(self) -> list[int]:
-        masks = self.masks()
-        return [int(masks[g.block].sum()) if g.block in masks else g.out for g in self.geo]
+        return channel_counts(self.geo, self.masks())
 
     def param_fraction(self) -> float:
         return count_params(self.geo, self.active_counts()) / self.dense_params
@@ -512,7 +523,7 @@ class SCAPruner(Callback):
                                      floor=cfg.floor, put_back=model.cheap or exact is not None)
         with torch.no_grad():
             for i, m in new.items():
-                getattr(self.model.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
+                getattr(self.graph.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
         self.freeze_optimizer_state()
         self._prices_t = None
         for t in self.taps.values():
@@ -533,20 +544,24 @@ class SCAPruner(Callback):
 
     def _pruned_slices(self):
         """(parameter, index tuple) pairs that must not move while pruned: the
-        channel's filter rows and gain, and the next layer's input columns."""
-        masks = self.masks()
-        for g in self.geo:
-            block = self.model.blocks[g.block]
-            if g.block in masks:
-                off = torch.from_numpy(np.flatnonzero(~masks[g.block]))
+        channel's filter rows (``v`` and ``g`` under weight normalisation),
+        gain and axonal delays, and the next layer's input columns."""
+        masks_all = self.graph.channel_masks(self.masks())
+        for g, on in zip(self.geo, masks_all):
+            block = self.graph.block(g)
+            syn = block.synapse
+            weights = [syn.weight_v, syn.weight_g] if hasattr(syn, "weight_v") else [syn.weight]
+            if g.block in self.gates:
+                off = torch.from_numpy(np.flatnonzero(~on))
                 if len(off):
-                    yield block.synapse.weight, (off,)
+                    yield from ((w, (off,)) for w in weights)
                     yield getattr(block, GAIN), (off,)
-            if g.in_from is not None and self.geo[g.in_from].block in masks:
-                src = masks[self.geo[g.in_from].block]
-                off_ch = np.flatnonzero(~src)
+                    if getattr(block, "delay", None) is not None:
+                        yield block.delay.delay, (off,)
+            if g.in_from is not None and not g.depthwise:
+                off_ch = np.flatnonzero(~masks_all[g.in_from])
                 if len(off_ch):
-                    yield block.synapse.weight, (slice(None), torch.from_numpy(g.input_columns(off_ch)))
+                    yield weights[0], (slice(None), torch.from_numpy(g.input_columns(off_ch)))
 
     def freeze_optimizer_state(self) -> None:
         opt = getattr(self.trainer, "optimizer", None)
@@ -564,7 +579,7 @@ class SCAPruner(Callback):
     def scores(self, epoch: int) -> dict[int, np.ndarray]:
         """The criterion's channel scores from what its taps saw since the last update."""
         rng = np.random.default_rng([self.config.seed, 7919, epoch])
-        return self.criterion.score(ScoreContext(self.model, self.taps, rng, self.gates, self.geo))
+        return self.criterion.score(ScoreContext(self.graph, self.taps, rng, self.gates))
 
     def final_check(self, epoch: int, max_rounds: int = 8) -> list[dict]:
         """After the last epoch: the finished net's cost measured on the dense
@@ -580,7 +595,7 @@ class SCAPruner(Callback):
         recs = []
         scores = None  # scored once, on the first trim: each update resets the taps
         for _ in range(max_rounds):
-            act = measure_activity(self.model, self.reference_spikes)
+            act = measure_activity(self.graph, self.reference_spikes)
             self.last_activity = act
             for t in self.cost_taps.values():
                 t.reset()
@@ -608,10 +623,10 @@ class SCAPruner(Callback):
         if getattr(self, "_prices_t", None) is None:  # the structure changed (update, resume, attach)
             self._prices_t = [None if p is None else torch.as_tensor(p / self.dense_cost, dtype=torch.float32,
                                                                      device=outs[-1].device)
-                              for p in self.cost_model.spike_prices(self.active_counts())]
+                              for p in self.cost_model.spike_prices(self.masks())]
         total = 0.0
         for g, price in zip(self.geo, self._prices_t):
-            if price is not None:  # the block's input is the previous block's output (forward_all is a chain)
+            if price is not None:  # the block's input is the previous block's output (the graph is a chain)
                 x = outs[g.block - 1]
                 total = total + (x.sum(-1).reshape(len(x), -1) @ price).sum()
         return w * total
@@ -642,7 +657,8 @@ class SCAPruner(Callback):
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
             "reference": self.reference.to_dict() if self.reference is not None else None,
             "last_activity": self.last_activity.to_dict() if getattr(self, "last_activity", None) else None,
-            "cost_taps": {str(i): {"inputs": t.inputs.clone(), "active": t.active, "host": t.host,
+            "cost_taps": {str(i): {"inputs": t.inputs.clone(),
+                                   "active": t.active.clone() if torch.is_tensor(t.active) else t.active, "host": t.host,
                                    "samples": t.samples, "steps": t.steps} for i, t in self.cost_taps.items()},
         }
 
@@ -651,7 +667,7 @@ class SCAPruner(Callback):
         self._prices_t = None
         with torch.no_grad():
             for key, m in state.get("masks", {}).items():
-                getattr(self.model.blocks[int(key)], MASK).copy_(m)
+                getattr(self.graph.blocks[int(key)], MASK).copy_(m)
             for key, v in state.get("scores", {}).items():
                 self.taps[int(key)].score_sum.copy_(v)
             for key, v in state.get("drives", {}).items():
@@ -663,7 +679,11 @@ class SCAPruner(Callback):
             for key, v in state.get("cost_taps", {}).items():
                 tap = self.cost_taps[int(key)]
                 tap.inputs.copy_(v["inputs"])
-                tap.active, tap.host = float(v["active"]), float(v["host"])
+                if torch.is_tensor(tap.active):
+                    tap.active.copy_(v["active"])
+                else:
+                    tap.active = float(v["active"])
+                tap.host = float(v["host"])
                 tap.samples, tap.steps = int(v["samples"]), int(v["steps"])
         if state.get("reference") is not None:
             self._set_reference(Activity.from_dict(state["reference"]))

@@ -5,5 +5,7 @@ from sca_lava._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "checkpoint": "load_checkpoint save_checkpoint",
-    "trainer": "Callback TrainConfig Trainer evaluate_model",
+    "config": "TrainConfig",
+    "evaluate": "evaluate_model",
+    "trainer": "Callback Trainer load_trained",
 })

@@ -32,7 +32,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
             AttributeError, TypeError, KeyError, IndexError, UnicodeDecodeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ScaLavaError(f"{path}: unreadable checkpoint ({first[:160]})") from None
-    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+    if not isinstance(state, dict) or "model" not in state or not ("config" in state or "module" in state):
         raise ScaLavaError(f"{path}: not an sca_lava checkpoint (no model/config)")
     validate_state(state, os.fspath(path))
     return state
@@ -51,13 +51,19 @@ def validate_state(state: dict, where: str) -> None:
                 raise ScaLavaError(f"{where}: model entry {key!r} is complex")
             if not bool(torch.isfinite(value).all()):
                 raise ScaLavaError(f"{where}: model entry {key!r} holds NaN or infinite values")
-    if not isinstance(state["config"], dict):
+    if state.get("config") is not None and not isinstance(state["config"], dict):
         raise ScaLavaError(f"{where}: 'config' must be a network config mapping")
+    if state.get("module") is not None and not (isinstance(state["module"], str) and len(state["module"]) < 300):
+        raise ScaLavaError(f"{where}: 'module' must be the name of the network's class")
+    shape = state.get("input_shape")
+    if shape is not None and not (isinstance(shape, list) and 1 <= len(shape) <= 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1 << 20 for v in shape)):
+        raise ScaLavaError(f"{where}: 'input_shape' must be a list of up to 3 positive sizes")
     for key, kind in (("train_config", dict), ("history", list), ("callbacks", dict), ("optimizer", dict),
-                      ("pruning", dict)):
-        if key in state and not isinstance(state[key], kind):
+                      ("pruning", dict), ("structure", dict)):
+        if state.get(key) is not None and not isinstance(state[key], kind):
             raise ScaLavaError(f"{where}: {key!r} must be a {kind.__name__}, got {type(state[key]).__name__}")
-    if "history" in state and not all(isinstance(r, dict) for r in state["history"]):
+    if state.get("history") is not None and not all(isinstance(r, dict) for r in state["history"]):
         raise ScaLavaError(f"{where}: 'history' must be a list of per-epoch records")
     epoch = state.get("epoch", 0)
     if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= 10**6:
@@ -67,7 +73,7 @@ def validate_state(state: dict, where: str) -> None:
 
         InputContract.from_dict(state["contract"], where)
     if "train_config" in state:
-        from sca_lava.training.trainer import TrainConfig
+        from sca_lava.training.config import TrainConfig
 
         try:
             TrainConfig.from_dict(state["train_config"])

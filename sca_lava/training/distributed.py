@@ -158,15 +158,17 @@ def shard(batch: np.ndarray, rank: int, world_size: int) -> np.ndarray:
 
 # --- model --------------------------------------------------------------------
 class AllLayers(torch.nn.Module):
-    """``forward`` = ``SpikingNet.forward_all`` (the loop and the SCA taps need
-    every layer's output), so DistributedDataParallel can wrap it."""
+    """``forward`` = every block's output of a traced network
+    (:meth:`~sca_lava.models.graph.Graph.outputs`: the loop and the SCA taps
+    need them all), so DistributedDataParallel can wrap it."""
 
-    def __init__(self, net: torch.nn.Module):
+    def __init__(self, graph):
         super().__init__()
-        self.net = net
+        self.net = graph.module
+        self.graph = graph
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.net.forward_all(x)
+        return self.graph.outputs(x)
 
 
 def _sum_hook(_state, bucket):
@@ -176,14 +178,14 @@ def _sum_hook(_state, bucket):
     return fut.then(lambda f: f.value()[0])
 
 
-def data_parallel(model: torch.nn.Module, ctx: DistContext) -> torch.nn.Module:
-    """DistributedDataParallel around ``model.forward_all`` (parameters are
+def data_parallel(graph, ctx: DistContext) -> torch.nn.Module:
+    """DistributedDataParallel around a traced network's every-block outputs (parameters are
     broadcast from rank 0 here). Buffers (the SCA masks) are not broadcast at
     every step: all processes change them identically."""
     from torch.nn.parallel import DistributedDataParallel
 
     dev = torch.device(ctx.device)
-    ddp = DistributedDataParallel(AllLayers(model), device_ids=[dev.index] if dev.type == "cuda" else None,
+    ddp = DistributedDataParallel(AllLayers(graph), device_ids=[dev.index] if dev.type == "cuda" else None,
                                   broadcast_buffers=False)
     ddp.register_comm_hook(None, _sum_hook)
     return ddp
@@ -195,27 +197,3 @@ def check_world_size(state: dict, ctx: DistContext, path="checkpoint") -> None:
     if saved != ctx.world_size:
         raise ScaLavaError(f"{path} was written by {saved} process(es); resume it with the same number "
                            f"(this run has {ctx.world_size})")
-
-
-@torch.no_grad()
-def evaluate_sharded(model, x: np.ndarray, y: np.ndarray, num_steps: int, encoding: str, batch_size: int,
-                     events: bool, ctx: DistContext, seed: int = 0) -> dict:
-    """:func:`~sca_lava.training.trainer.evaluate_model` with the samples split
-    over the processes; counts and rate sums are all-reduced."""
-    from sca_lava.training.trainer import evaluate_model
-
-    if len(x) == 0:
-        raise ScaLavaError("no samples to evaluate")
-    if not ctx.enabled:
-        return evaluate_model(model, x, y, num_steps, encoding, batch_size, events, seed)
-    idx = np.arange(ctx.rank, len(x), ctx.world_size)
-    blocks = len(model.blocks)
-    local = torch.zeros(2 + blocks, dtype=torch.float64)
-    if len(idx):
-        ev = evaluate_model(model, x[idx], y[idx], num_steps, encoding, batch_size, events, seed, index=idx)
-        local[0] = round(ev["accuracy"] * len(idx))
-        local[1] = len(idx)
-        local[2:] = torch.tensor(ev["firing_rates"], dtype=torch.float64) * len(idx)
-    ctx.all_reduce_(local)
-    n = float(local[1])
-    return {"accuracy": float(local[0]) / n, "firing_rates": (local[2:] / n).tolist()}

@@ -1,15 +1,21 @@
-"""The SLAYER training loop.
+"""The SLAYER training loop, for any lava-dl network (a traced graph:
+:mod:`sca_lava.models.graph`).
 
-Spike-rate loss (``slayer.loss.SpikeRate``) with Adam and a cosine learning
-rate over the epochs; every epoch reports
-train loss/accuracy, test accuracy and per-layer firing rates. Determinism:
-the batch order of epoch e comes from ``default_rng([seed, e])`` and torch is
-re-seeded per epoch, so a run resumed from a checkpoint after epoch e gives
-the same weights as an uninterrupted one.
+Spike-rate loss (``slayer.loss.SpikeRate``) on class labels, or any loss the
+user gives (a ``slayer.loss`` module or a callable ``loss(output_spikes,
+target)`` summed over the batch, e.g. for spike-train targets), with Adam and
+a cosine learning rate over the epochs; every epoch reports train loss (and
+accuracy on class labels), test accuracy and per-layer firing rates.
+Determinism: the batch order of epoch e comes from ``default_rng([seed, e])``
+and torch is re-seeded per epoch, so a run resumed from a checkpoint after
+epoch e gives the same weights as an uninterrupted one. A non-finite or
+diverging loss stops training with a one-line error before anything is saved.
 
-Callbacks (:class:`Callback`) see the model after the forward pass, after the
-backward pass and at epoch ends; their state is part of the checkpoint. SCA
-pruning is such a callback.
+Callbacks (:class:`Callback`) attach to the traced blocks when the trainer is
+built (before a checkpoint is loaded into them), start when training starts,
+see every block's output after the forward pass, run after the backward pass
+and at epoch ends; their state is part of the checkpoint. SCA pruning is such
+a callback.
 
 Devices and data parallelism come from a
 :class:`~sca_lava.training.distributed.DistContext` (one CPU process by
@@ -20,82 +26,26 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
-from sca_lava.data import DataSplit, encode
+from sca_lava.data import DataSplit
 from sca_lava.errors import ScaLavaError
-from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, measure
-from sca_lava.models import NetworkConfig, SpikingNet, build_network
+from sca_lava.models import NetworkConfig, build_network
 from sca_lava.training.checkpoint import load_checkpoint, save_checkpoint
+from sca_lava.training.config import TrainConfig
 from sca_lava.training.distributed import (
     DistContext,
     check_world_size,
     data_parallel,
-    evaluate_sharded,
     global_batches,
     shard,
 )
+from sca_lava.training.evaluate import evaluate_sharded, is_labels, spikes_of
 
-
-@dataclass
-class TrainConfig:
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 3e-3
-    lr_schedule: str = "cosine"  # "cosine" (to lr_min at the last epoch), "step" or "constant"
-    lr_min: float = 1e-4
-    lr_step: int = 100  # "step": multiply the rate by lr_gamma every lr_step epochs
-    lr_gamma: float = 0.1
-    optimizer: str = "adam"  # or "sgd" (with momentum)
-    momentum: float = 0.9
-    seed: int = 0
-    encoding: str = "rate-regular"
-    true_rate: float = 0.4
-    false_rate: float = 0.05
-    eval_batch_size: int = 200
-    shift: int = 0  # augmentation: random shifts of up to this many pixels (static images only)
-    flip: bool = False  # augmentation: random horizontal flips (static images only)
-    rate_floor: float = 0.0  # hidden layers firing below this mean rate are pushed up (0: off)
-    rate_weight: float = 0.05  # weight of that push per sample (a silent layer costs rate_weight)
-    distill: float = 0.0  # weight in [0, 1] of matching a teacher's output rates (pruning: the dense net)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        if not isinstance(d, dict):
-            raise ScaLavaError(f"train config must be a mapping, got {type(d).__name__}")
-        cfg = cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-        cfg.validate()
-        return cfg
-
-    def validate(self) -> None:
-        """Types and ranges (a checkpoint's recorded config is read back through here)."""
-        from sca_lava.data import ENCODINGS
-        from sca_lava.netx.contract import SEED_MAX
-
-        for name in ("epochs", "batch_size", "eval_batch_size", "seed", "lr_step", "shift"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not (0 if name in ("seed", "shift") else 1) <= v <= (
-                    SEED_MAX if name == "seed" else 10**7):
-                raise ScaLavaError(f"train config: {name} must be a positive integer in range, got {v!r}"[:160])
-        for name in ("lr", "lr_min", "true_rate", "false_rate", "lr_gamma", "momentum", "rate_floor", "rate_weight", "distill"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ScaLavaError(f"train config: {name} must be a finite number >= 0, got {v!r}"[:160])
-        for name, allowed in (("lr_schedule", ("cosine", "step", "constant")), ("optimizer", ("adam", "sgd")),
-                              ("flip", (False, True))):
-            if getattr(self, name) not in allowed:
-                raise ScaLavaError(f"train config: {name} must be one of {', '.join(allowed)}, "
-                                   f"got {getattr(self, name)!r}"[:160])
-        if self.rate_floor > 1:
-            raise ScaLavaError(f"train config: rate_floor is a firing rate in [0, 1], got {self.rate_floor!r}"[:160])
-        if self.distill > 1:
-            raise ScaLavaError(f"train config: distill is a loss weight in [0, 1], got {self.distill!r}"[:160])
-        if self.encoding not in ENCODINGS:
-            raise ScaLavaError(f"train config: encoding must be one of {', '.join(ENCODINGS)}, got {self.encoding!r}"[:160])
+__all__ = ["Callback", "TrainConfig", "Trainer", "load_trained", "model_from_checkpoint", "steps_of"]
 
 
 def distill_loss(student_out, teacher_out):
@@ -116,7 +66,12 @@ class Callback:
 
     name = "callback"
 
-    def on_train_begin(self, trainer: Trainer) -> None: ...
+    def on_attach(self, trainer: Trainer) -> None:
+        """When the trainer is built (``trainer.graph`` is the traced network),
+        before any checkpoint is loaded: add parameters, buffers and taps."""
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        """When :meth:`Trainer.fit` starts (after a checkpoint, if any, was loaded)."""
 
     def after_backward(self, trainer: Trainer) -> None: ...
 
@@ -151,53 +106,33 @@ def flip_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return out
 
 
-def _spikes(x: np.ndarray, steps: int, encoding: str, events: bool, seed: int = 0, indices=None) -> torch.Tensor:
-    """Spikes of samples ``x`` at positions ``indices`` of their split (the
-    rate-poisson noise is keyed by (seed, index), see ``encode``)."""
-    arr = x if events else encode(x, steps, encoding, seed=seed, indices=indices)
-    return torch.from_numpy(np.ascontiguousarray(arr)).float()
-
-
-def model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def slayer_batches(model: SpikingNet, x: np.ndarray, y: np.ndarray | None, num_steps: int,
-                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
-                   seed: int = 0, index: np.ndarray | None = None) -> Iterator[LayerBatch]:
-    """SLAYER's batches for the one measurement loop (:func:`sca_lava.metrics.measure`):
-    per block (flatten included), what it received and what it emitted; run on
-    the model's device, handed over on the CPU. ``index``: the samples'
-    indices in their split (keys rate-poisson noise; default 0..N-1)."""
-    model.eval()
-    dev = model_device(model)
-    for start in range(0, len(x), batch_size):
-        rows = np.arange(start, min(start + batch_size, len(x)))
-        xb = _spikes(x[start:start + batch_size], num_steps, encoding, events, seed,
-                     rows if index is None else np.asarray(index)[rows])
-        with torch.no_grad():
-            outs = model.forward_all(xb.to(dev))
-        if dev.type != "cpu":
-            outs = [o.cpu() for o in outs]
-        yield LayerBatch([xb, *outs[:-1]], outs, None if y is None else y[start:start + batch_size])
-
-
-def evaluate_model(model: SpikingNet, x: np.ndarray, y: np.ndarray, num_steps: int,
-                   encoding: str = "rate-regular", batch_size: int = 200, events: bool = False,
-                   seed: int = 0, index: np.ndarray | None = None) -> dict:
-    """Accuracy (most output spikes; ties to the lowest class) and mean firing
-    rate per block on a data set (``index``: see :func:`slayer_batches`)."""
-    if len(x) == 0:
-        raise ScaLavaError("no samples to evaluate")
-    res = measure(slayer_batches(model, x, y, num_steps, encoding, batch_size, events, seed, index),
-                  [Accuracy(), SpikeCount(len(model.blocks))])
-    return {"accuracy": res["accuracy"], "firing_rates": res["spikes"]["firing_rate"]}
+def steps_of(model: torch.nn.Module, train_config: TrainConfig | None = None, data: DataSplit | None = None) -> int:
+    """Time steps per sample: spike data's own T, else the train config's
+    ``num_steps``, else the network's config (sca_lava's nets), else its
+    recorded input contract; a one-line error when nothing says."""
+    if data is not None and data.events:
+        return int((data.train_x if len(data.train_x) else data.test_x).shape[-1])
+    if train_config is not None and train_config.num_steps is not None:
+        return int(train_config.num_steps)
+    for holder in (getattr(model, "config", None), getattr(model, "contract", None)):
+        steps = getattr(holder, "num_steps", None)
+        if steps is not None:
+            return int(steps)
+    raise ScaLavaError("how many time steps per sample? set TrainConfig(num_steps=...) (--steps), or give "
+                       "spike data (N, ..., T)")
 
 
 class Trainer:
-    def __init__(self, model: SpikingNet, train_config: TrainConfig, callbacks: list[Callback] | None = None,
-                 dist: DistContext | None = None, teacher: SpikingNet | None = None):
+    """Train ``model`` (any lava-dl chain; ``graph``: its trace, default
+    traced from the input shape its config states). ``loss``: a callable
+    ``loss(output_spikes, target)`` summed over the batch (default: lava-dl's
+    spike-rate loss on class labels)."""
+
+    def __init__(self, model: torch.nn.Module, train_config: TrainConfig, callbacks: list[Callback] | None = None,
+                 dist: DistContext | None = None, teacher: torch.nn.Module | None = None, *, graph=None,
+                 loss=None):
         from sca_lava._lava_dl import slayer as _slayer
+        from sca_lava.models.graph import input_shape_of, trace
 
         slayer = _slayer()
 
@@ -206,21 +141,30 @@ class Trainer:
         self.dist = dist or DistContext()
         self.callbacks = list(callbacks or [])
         train_config.validate()
+        if graph is None:
+            shape = input_shape_of(model)
+            if shape is None:
+                raise ScaLavaError(f"{type(model).__name__}: pass graph=sca_lava.models.graph.trace(model, "
+                                   "input_shape) (its input shape is not known)")
+            graph = trace(model, shape)
+        self.graph = graph
         if train_config.distill > 0 and teacher is None:
             raise ScaLavaError("distillation (--distill) needs a trained dense teacher: prune --from a checkpoint")
         self.teacher = teacher if train_config.distill > 0 else None
-        self.loss_fn = slayer.loss.SpikeRate(
+        self.loss_fn = loss if loss is not None else slayer.loss.SpikeRate(
             true_rate=train_config.true_rate, false_rate=train_config.false_rate, reduction="sum")
+        self.custom_loss = loss is not None
         self.epoch = 0
         self.history: list[dict] = []
         self.resumed_contract: dict | None = None
+        self.started = False
         for cb in self.callbacks:
-            cb.on_train_begin(self)
+            cb.on_attach(self)
         # moved and wrapped after callbacks so parameters they add (e.g. channel gains) follow
         self.model.to(self.dist.device)
         if self.teacher is not None:
             self.teacher.to(self.dist.device).eval()
-        self.forward_all = data_parallel(model, self.dist) if self.dist.enabled else model.forward_all
+        self.forward_all = data_parallel(graph, self.dist) if self.dist.enabled else graph.outputs
         self.optimizer = self._optimizer()
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -233,15 +177,19 @@ class Trainer:
 
     # --- checkpoints -------------------------------------------------------
     def state_dict(self) -> dict:
+        config = getattr(self.model, "config", None)
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
-            "config": self.model.config.to_dict(),
+            "config": config.to_dict() if isinstance(config, NetworkConfig) else None,
+            "module": module_name(self.model),
+            "input_shape": list(self.graph.input_shape),
+            "structure": getattr(self.model, "sca_lava_structure", None),
             "train_config": asdict(self.cfg),
             "history": self.history,
             "callbacks": {cb.name: cb.state_dict() for cb in self.callbacks},
-            "contract": self.model.contract.to_dict() if self.model.contract is not None else None,
+            "contract": self.model.contract.to_dict() if getattr(self.model, "contract", None) else None,
             "world_size": self.dist.world_size,
         }
 
@@ -282,6 +230,24 @@ class Trainer:
             raise ScaLavaError(f"unknown lr schedule {cfg.lr_schedule!r} (cosine, step or constant)")
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
+    def batch_loss(self, outs: list, yb: torch.Tensor, xb: torch.Tensor, n: int) -> torch.Tensor:
+        """The batch's loss (summed over its samples): the label or user loss,
+        distillation, the rate floor and the callbacks' terms."""
+        cfg = self.cfg
+        loss = self.loss_fn(outs[-1], yb)
+        if self.teacher is not None:
+            with torch.no_grad():
+                target = self.teacher(xb)
+            target = target[0] if isinstance(target, (tuple, list)) else target
+            loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
+        if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
+            loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * n
+        for cb in self.callbacks:
+            extra = cb.loss(self, outs)
+            if extra is not None:
+                loss = loss + extra
+        return loss
+
     def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
         from tqdm.auto import tqdm
 
@@ -289,11 +255,12 @@ class Trainer:
         lr = self.lr_at(self.epoch, cfg.epochs)  # the configured total, also when fit() stops early
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        steps = model.config.num_steps
+        steps = steps_of(model, cfg, data)
         torch.manual_seed(cfg.seed * 1000 + self.epoch)
         n_train = len(data.train_x)
         batches = global_batches(n_train, cfg.batch_size, cfg.seed, self.epoch, ctx.world_size)
         static = not data.events
+        labels = is_labels(data.train_y)
         augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and static else None
         flipper = np.random.default_rng([cfg.seed, self.epoch, 2]) if cfg.flip and static else None
         model.train()
@@ -311,33 +278,28 @@ class Trainer:
                 if flipper is not None:
                     images = flip_images(images, flipper)
                 images = shard(images, ctx.rank, ctx.world_size)
-            xb = _spikes(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
-            yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
+            xb = spikes_of(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
+            yb = torch.from_numpy(np.ascontiguousarray(data.train_y[idx])).to(ctx.device)
             outs = self.forward_all(xb)
-            loss = self.loss_fn(outs[-1], yb)
-            if self.teacher is not None:
-                with torch.no_grad():
-                    target = self.teacher(xb)
-                loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
-            if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
-                loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * len(idx)
-            for cb in self.callbacks:
-                extra = cb.loss(self, outs)
-                if extra is not None:
-                    loss = loss + extra
+            loss = self.batch_loss(outs, yb, xb, len(idx))
+            value = loss.item()
+            if not math.isfinite(value):
+                raise ScaLavaError(f"training diverged: the loss became {value} in epoch {self.epoch + 1} "
+                                   f"(learning rate {lr:g}); lower --lr. Nothing was saved for this epoch")
             self.optimizer.zero_grad()
             loss.backward()
             for cb in self.callbacks:
                 cb.after_backward(self)
             self.optimizer.step()
-            total_loss += loss.item()
-            correct += int((outs[-1].detach().sum(-1).argmax(1) == yb).sum())
+            total_loss += value
+            if labels:
+                correct += int((outs[-1].detach().sum(-1).reshape(len(idx), -1).argmax(1) == yb).sum())
             seen += len(idx)
-            bar.set_postfix(loss=f"{loss.item() / len(idx):.3f}")
+            bar.set_postfix(loss=f"{value / len(idx):.3f}")
         if ctx.enabled:
             totals = ctx.all_reduce_(torch.tensor([total_loss, correct, seen], dtype=torch.float64))
             total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
-        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "lr": lr}
+        return {"train_loss": total_loss / seen, "train_accuracy": correct / seen if labels else None, "lr": lr}
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
@@ -351,18 +313,25 @@ class Trainer:
             raise ScaLavaError("training set is empty")
         from sca_lava.netx.contract import from_data
 
-        contract = from_data(data, self.model.config.num_steps, self.cfg.encoding, self.cfg.seed)
+        if tuple(data.input_shape) != tuple(self.graph.input_shape):
+            raise ScaLavaError(f"the data's samples are {tuple(data.input_shape)} but the network takes "
+                               f"{tuple(self.graph.input_shape)}")
+        steps = steps_of(self.model, self.cfg, data)
+        contract = from_data(data, steps, self.cfg.encoding, self.cfg.seed)
         if self.resumed_contract is not None and self.resumed_contract != contract.to_dict():
             old, new = self.resumed_contract, contract.to_dict()
             diff = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in new if old.get(k) != new[k])
             raise ScaLavaError(f"--resume: the checkpoint was trained on other inputs ({diff}); "
                                "resume with the same data options")
         self.model.contract = contract
+        if not self.started:
+            for cb in self.callbacks:
+                cb.on_train_begin(self)
+            self.started = True
         while self.epoch < epochs:
             record = {"epoch": self.epoch + 1, **self.train_epoch(data, progress)}
-            ev = evaluate_sharded(self.model, data.test_x, data.test_y, self.model.config.num_steps,
-                                  self.cfg.encoding, self.cfg.eval_batch_size, data.events, self.dist,
-                                  self.cfg.seed)
+            ev = evaluate_sharded(self.graph, data.test_x, data.test_y, steps, self.cfg.encoding,
+                                  self.cfg.eval_batch_size, data.events, self.dist, self.cfg.seed)
             record["test_accuracy"] = ev["accuracy"]
             record["firing_rates"] = ev["firing_rates"]
             self.epoch += 1
@@ -370,12 +339,24 @@ class Trainer:
                 cb.on_epoch_end(self, self.epoch, record)
             self.history.append(record)
             if log and self.dist.is_main:
-                rates = " ".join(f"{r:.3f}" for r in record["firing_rates"])
-                log(f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  "
-                    f"train {record['train_accuracy']:.4f}  test {record['test_accuracy']:.4f}  rates [{rates}]")
+                log(epoch_line(record, self.graph))
             if checkpoint is not None:
                 self.save(checkpoint)
         return self.history
+
+
+def epoch_line(record: dict, graph) -> str:
+    """One line per epoch; firing rates of the neuron layers, by name."""
+    rates = " ".join(f"{graph.label(i)} {r:.3f}" for i, r in enumerate(record["firing_rates"])
+                     if graph.layers[i].kind != "flatten")
+    acc = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    return (f"epoch {record['epoch']:3d}  loss {record['train_loss']:.4f}  train {acc(record['train_accuracy'])}  "
+            f"test {acc(record['test_accuracy'])}  rates [{rates}]")
+
+
+def module_name(model: torch.nn.Module) -> str:
+    """``package.module.Class`` of a network (recorded in checkpoints, never imported from them)."""
+    return f"{type(model).__module__}.{type(model).__qualname__}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -389,11 +370,11 @@ def load_weights(model: torch.nn.Module, weights: dict, where: str, strict: bool
     own = model.state_dict()
     missing = [k for k in own if k not in weights]
     if missing:
-        raise ScaLavaError(f"{where}: weights do not match the network config (missing {missing[:3]})")
+        raise ScaLavaError(f"{where}: weights do not match the network (missing {missing[:3]})")
     for key, ref in own.items():
         if tuple(weights[key].shape) != tuple(ref.shape):
-            raise ScaLavaError(f"{where}: {key} has shape {tuple(weights[key].shape)} but the network config "
-                               f"needs {tuple(ref.shape)} (a checkpoint of another architecture?)")
+            raise ScaLavaError(f"{where}: {key} has shape {tuple(weights[key].shape)} but the network "
+                               f"needs {tuple(ref.shape)} (weights of another architecture?)")
     unexpected = [k for k in weights if k not in own]
     if strict and unexpected:
         raise ScaLavaError(f"{where}: weights the network does not have ({unexpected[:3]})")
@@ -401,23 +382,38 @@ def load_weights(model: torch.nn.Module, weights: dict, where: str, strict: bool
     return unexpected
 
 
-def model_from_checkpoint(state: dict) -> SpikingNet:
-    """Rebuild the network of a checkpoint (dense networks; pruning adds its
-    own parameters through its callback)."""
+def model_from_checkpoint(state: dict, module: torch.nn.Module | None = None, where: str = "checkpoint"):
+    """The network of a checkpoint: sca_lava's own nets are rebuilt from their
+    config; a user's module must be given (built by the user's code, never by
+    the checkpoint). A pruned checkpoint's ``structure`` (kept channels per
+    layer) is cut into the module before its weights are loaded."""
+    from sca_lava.models.graph import trace
     from sca_lava.netx.contract import InputContract
 
-    model = build_network(NetworkConfig.from_dict(state["config"]))
-    unexpected = load_weights(model, state["model"], "checkpoint")
+    if module is None:
+        if state.get("config") is None:
+            raise ScaLavaError(f"{where} holds a network of your own ({state.get('module', 'a user module')}): "
+                               "name its code with --model FILE.py:CLASS")
+        module = build_network(NetworkConfig.from_dict(state["config"], where))
+    shape = state.get("input_shape") or (state.get("contract") or {}).get("input_shape")
+    if shape is None:
+        raise ScaLavaError(f"{where} records no input shape; pass --input-shape")
+    graph = trace(module, tuple(shape), where=module_name(module))
+    if state.get("structure"):
+        from sca_lava.models.surgery import apply_structure
+
+        module, graph = apply_structure(graph, state["structure"], where)
+    unexpected = load_weights(module, state["model"], where)
     if any("sca_" in key for key in unexpected):
         raise ScaLavaError("this is a masked pruning checkpoint: use the surgered pruned.pt next to it "
                            "(or sca_lava.pruning.load_masked)")
     if unexpected:
-        raise ScaLavaError(f"checkpoint: weights the network does not have ({unexpected[:3]})")
+        raise ScaLavaError(f"{where}: weights the network does not have ({unexpected[:3]})")
     if state.get("contract") is not None:
-        model.contract = InputContract.from_dict(state["contract"], "checkpoint")
-    return model
+        module.contract = InputContract.from_dict(state["contract"], where)
+    return module
 
 
-def load_trained(path: str | os.PathLike) -> tuple[SpikingNet, dict]:
+def load_trained(path: str | os.PathLike, module: torch.nn.Module | None = None):
     state = load_checkpoint(path)
-    return model_from_checkpoint(state), state
+    return model_from_checkpoint(state, module, str(path)), state
