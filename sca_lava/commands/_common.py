@@ -13,6 +13,7 @@ import functools
 import sys
 
 from sca_lava.data import DATASETS, ENCODINGS
+from sca_lava.errors import ScaLavaError
 from sca_lava.netx.contract import DEFAULT_SPLIT_SEED, SEED_MAX
 
 #: what an option means when neither the command line nor a record states it
@@ -41,9 +42,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def data_name(text: str) -> str:
+    """A data set name, or arrays of your own in a ``.npz`` file."""
+    if text in DATASETS or text.endswith(".npz"):
+        return text
+    raise argparse.ArgumentTypeError(f"must be one of {', '.join(DATASETS)} or a .npz file of your own "
+                                     f"arrays, got {text!r}")
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, choices=DATASETS,
-                   help="data set (default: the recorded input contract, else mnist5k, shipped)")
+    p.add_argument("--data", default=None, type=data_name, metavar="{" + ",".join(DATASETS) + "} or FILE.npz",
+                   help="data set (default: the recorded input contract, else mnist5k, shipped), or your own "
+                   "arrays: a .npz file with train_x, train_y, test_x, test_y (images (N, C, H, W) / (N, F) or "
+                   "spikes (N, C, H, W, T) / (N, F, T); class labels (N,) or any per-sample target)")
     p.add_argument("--data-root", default=None, help="folder holding MNIST/CIFAR-10/N-MNIST files (never downloaded)")
     p.add_argument("--encoding", default=None, choices=ENCODINGS,
                    help="input spike encoding (default: the recorded input contract, else rate-regular)")
@@ -62,6 +73,9 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
                    help="stop after epoch N of the run (resume it later with --resume)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="samples per training batch (default 32)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default from TrainConfig)")
+    p.add_argument("--steps", type=positive_int, default=None,
+                   help="time steps per sample of static inputs (default: the network config's, 16 for sca_lava's "
+                   "nets; spike data bring their own)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
     p.add_argument("--test-samples", type=positive_int, default=None,
                    help="evaluate on the first N test samples only")
@@ -150,7 +164,7 @@ def train_config_from_args(args, recorded: dict | None = None):
              "encoding": args.encoding, "optimizer": args.optimizer, "momentum": args.momentum,
              "lr_schedule": args.lr_schedule, "lr_step": args.lr_step, "lr_gamma": args.lr_gamma,
              "shift": args.shift, "flip": args.flip, "rate_floor": args.rate_floor,
-             "distill": args.distill}
+             "distill": args.distill, "num_steps": getattr(args, "steps", None)}
     if recorded is not None:
         base = TrainConfig.from_dict(recorded)
         for key, value in given.items():
@@ -196,10 +210,15 @@ def load_inputs(args, spec, split: str = "test", samples: int | None = None):
     """(spikes, labels, settings) for running the netx network ``spec`` on
     the first ``samples`` of a split, made as its input contract says."""
     from sca_lava.data import encode, load_dataset
-    from sca_lava.errors import ScaLavaError
 
     s = input_settings(args, spec.contract)
-    data = load_dataset(s.data, args.data_root, seed=s.split_seed, num_steps=s.steps)
+    if s.data.endswith(".npz") and (args.data or "").endswith(".npz"):
+        data = load_npz_split(args.data)
+    elif s.data not in DATASETS:
+        raise ScaLavaError(f"{spec.path}: the network was trained on data of your own ({s.data}); pass "
+                           "--input FILE.npy [--labels FILE.npy], or --data FILE.npz")
+    else:
+        data = load_dataset(s.data, args.data_root, seed=s.split_seed, num_steps=s.steps)
     if spec.contract is not None and spec.contract.events != data.events:
         kind = "event" if spec.contract.events else "image"
         raise ScaLavaError(f"{spec.path}: the network was trained on {kind} data ({spec.contract.dataset}); "
@@ -215,15 +234,51 @@ def load_inputs(args, spec, split: str = "test", samples: int | None = None):
     return spikes, y, s
 
 
+def load_npz_split(path: str):
+    """Arrays of your own: a .npz file (no pickles) with train_x, train_y,
+    test_x, test_y (and optionally ``events``, ``bin_width_us``), checked by
+    :meth:`sca_lava.data.DataSplit.from_arrays`; its name in the input
+    contract is ``user:FILE.npz``."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from sca_lava.atomic import check_input_file
+    from sca_lava.data import DataSplit
+
+    check_input_file(path, "data file", 16 << 30)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("train_x", "train_y", "test_x", "test_y") if k not in z.files]
+            if missing:
+                raise ScaLavaError(f"{path}: the .npz file lacks {', '.join(missing)}")
+            arrays = [z[k] for k in ("train_x", "train_y", "test_x", "test_y")]
+            events = bool(z["events"]) if "events" in z.files else None
+            width = float(z["bin_width_us"]) if "bin_width_us" in z.files else None
+    except ScaLavaError:
+        raise
+    except (OSError, ValueError, EOFError, TypeError) as exc:
+        raise ScaLavaError(f"{path}: not a readable .npz file of arrays ({str(exc).splitlines()[0][:120]})") from None
+    name = f"user:{Path(path).name}"[:64]
+    return DataSplit.from_arrays(*arrays, name=name if name.isprintable() else "user", events=events,
+                                 bin_width_us=width)
+
+
 def load_training_data(args, recorded: dict | None, num_steps: int):
     """The data of a training run (event data binned at the network's
     ``num_steps``). On --resume, ``recorded`` (the checkpoint's input
     contract) supplies every data option not given; a given one that differs
     is refused by the trainer when it compares the contracts."""
-    from sca_lava.data import load_dataset
+    from sca_lava.data import DATASETS, load_dataset
 
     c = recorded or {}
     name = args.data or c.get("dataset") or DEFAULTS["data"]
+    if name.endswith(".npz") or name not in DATASETS:
+        if not (args.data or "").endswith(".npz"):
+            raise ScaLavaError(f"--resume: the run trained on data of your own ({name}); pass them again "
+                               "with --data FILE.npz")
+        data = load_npz_split(args.data)
+        return data.subset(train=getattr(args, "train_samples", None), test=getattr(args, "test_samples", None))
     split_seed = args.split_seed
     if split_seed is None:
         split_seed = c.get("split_seed") if c.get("split_seed") is not None else DEFAULTS["split_seed"]

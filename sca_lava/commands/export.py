@@ -1,4 +1,4 @@
-"""``sca-lava export``: checkpoint -> netx HDF5 file."""
+"""``sca-lava export``: a trained network -> netx HDF5 file."""
 
 from __future__ import annotations
 
@@ -6,19 +6,39 @@ from sca_lava.commands._common import add_command
 
 
 def register(sub) -> None:
-    p = add_command(sub, "export", run, help="export a checkpoint to a netx HDF5 file",
+    from sca_lava.commands._input import parse_shape
+    from sca_lava.commands._model import add_model_args
+
+    p = add_command(sub, "export", run, help="export a checkpoint (or your own network) to a netx HDF5 file",
                     description="Write the netx HDF5 file that lava.lib.dl.netx.hdf5.Network loads, with the "
-                    "checkpoint's input contract (steps, encoding, data set and split).")
-    p.add_argument("checkpoint", help="model.pt written by train or prune")
+                    "checkpoint's input contract (steps, encoding, data set and split). Your own lava-dl network: "
+                    "--model FILE.py:CLASS --weights FILE.pt.")
+    p.add_argument("checkpoint", nargs="?", default=None, help="model.pt written by train or prune")
+    p.add_argument("--weights", dest="from_ckpt", default=None, metavar="FILE.pt",
+                   help="with --model: your network's weights (a state_dict .pt, or a checkpoint of it)")
+    add_model_args(p)
+    p.add_argument("--input-shape", default=None, metavar="C,H,W", type=parse_shape,
+                   help="with --model and a plain state dict: the shape of one input sample")
     p.add_argument("--out", required=True, help="output .net file (written atomically)")
 
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path
-    from sca_lava.training.trainer import load_trained
+    from sca_lava.commands._model import network_from_args
+    from sca_lava.errors import ScaLavaError
+    from sca_lava.models.export import export_netx
+    from sca_lava.models.graph import as_graph
 
     check_output_path(args.out, "file")
-    model, _ = load_trained(args.checkpoint)
-    model.export_hdf5(args.out)  # with the checkpoint's input contract
-    print(f"wrote {args.out}" + ("" if model.contract else " (the checkpoint records no input contract)"))
+    if args.checkpoint and args.from_ckpt:
+        raise ScaLavaError("give the checkpoint once (positional or --weights)")
+    args.from_ckpt = args.from_ckpt or args.checkpoint
+    if args.from_ckpt is None and not args.model:
+        raise ScaLavaError("name what to export: a checkpoint, or --model FILE.py:CLASS --weights FILE.pt")
+    model, state = network_from_args(args, args.input_shape)
+    shape = args.input_shape or (state or {}).get("input_shape")
+    contract = getattr(model, "contract", None)
+    export_netx(as_graph(model, tuple(shape) if shape else None), args.out, contract=contract)
+    print(f"wrote {args.out}" + ("" if contract else " (no input contract recorded: pass --steps/--input "
+                                                     "to later commands)"))
     return 0

@@ -20,12 +20,15 @@ def register(sub) -> None:
 
 
 def _options(p) -> None:
+    from sca_lava.commands._model import add_model_args
     from sca_lava.pruning.cost import BUDGET_KINDS
     from sca_lava.pruning.importance import CRITERIA, RANKINGS
     from sca_lava.pruning.schedule import SCHEDULES
 
-    p.add_argument("--from", dest="from_ckpt", default=None,
-                   help="dense checkpoint to fine-tune (default: train from scratch)")
+    p.add_argument("--from", "--weights", dest="from_ckpt", default=None,
+                   help="dense network to fine-tune: a checkpoint of train, or (with --model) the weights of "
+                   "your own network, a state_dict .pt (default: train sca_lava's net from scratch)")
+    add_model_args(p)
     p.add_argument("--config", default=None, help="network config JSON or network name when training from scratch")
     p.add_argument("--budget", default=None, metavar="KIND=VALUE",
                    help="the one budget: " + "; ".join(f"{k}: {v}" for k, v in BUDGET_KINDS.items())
@@ -71,11 +74,13 @@ def prune_config_from_args(args, recorded: dict | None = None):
 
 def _prune(args, dist) -> int:
     from sca_lava.atomic import check_output_path
+    from sca_lava.commands._model import network_from_args
     from sca_lava.commands.train import load_config
     from sca_lava.errors import ScaLavaError
+    from sca_lava.models import NetworkConfig
     from sca_lava.pruning import prune_and_shrink
     from sca_lava.training import load_checkpoint
-    from sca_lava.training.trainer import load_trained
+    from sca_lava.training.trainer import load_trained, steps_of
 
     out = check_output_path(args.out, "dir")
     state = load_checkpoint(out / "masked.pt") if args.resume else None
@@ -85,14 +90,22 @@ def _prune(args, dist) -> int:
     tcfg = train_config_from_args(args, state.get("train_config") if state else None)
     dense = None
     config = None
-    if args.from_ckpt:
-        dense, _ = load_trained(args.from_ckpt)
-        num_steps = dense.config.num_steps
+    if args.model and args.config:
+        raise ScaLavaError("--config builds sca_lava's own network; --model names yours: give one")
+    if args.from_ckpt or args.model:
+        recorded = (state or {}).get("contract") or {}
+        steps = args.steps or recorded.get("num_steps")
+        if args.model:
+            data = load_training_data(args, recorded or None, steps or 16)
+            dense, _ = network_from_args(args, data.input_shape)
+        else:
+            dense, _ = load_trained(args.from_ckpt)
+            data = load_training_data(args, recorded or None, args.steps or steps_of(dense))
     else:
         config = load_config(args.config)
-        num_steps = config.num_steps
-    data = load_training_data(args, state.get("contract") if state else None, num_steps)
-    (dense.config if dense is not None else config).check_classes(data.num_classes)
+        data = load_training_data(args, state.get("contract") if state else None, args.steps or config.num_steps)
+    if dense is None or isinstance(getattr(dense, "config", None), NetworkConfig):
+        (dense.config if dense is not None else config).check_classes(data.num_classes)
     _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=out,
                               resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after,
                               dist=dist)

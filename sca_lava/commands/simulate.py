@@ -13,7 +13,11 @@ def register(sub) -> None:
                     description="Stream test samples through one Lava network (Loihi2SimCfg fixed_pt), "
                     "report accuracy and, with --checkpoint, agreement with SLAYER.")
     p.add_argument("model", help="netx HDF5 file")
-    p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint the file was exported from")
+    p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint (or, with --model, the weights of your "
+                   "own network) the file was exported from")
+    from sca_lava.commands._model import add_model_args
+
+    add_model_args(p)
     p.add_argument("--samples", type=positive_int, default=100, help="number of test samples")
     p.add_argument("--json", default=None, help="write the figures as JSON here")
     add_input_args(p)
@@ -32,9 +36,10 @@ def run(args) -> int:
 
     model = None
     if args.checkpoint:
-        from sca_lava.training.trainer import load_trained
+        from sca_lava.commands._model import network_from_args
 
-        model, _ = load_trained(args.checkpoint)
+        args.from_ckpt = args.checkpoint
+        model, _ = network_from_args(args, spec.input_shape)
         if spec.contract is None:  # an older file: its checkpoint states the contract
             spec.contract = model.contract
         if args.steps is None and spec.contract is None and args.input is None:

@@ -17,7 +17,10 @@ def register(sub) -> None:
 
 
 def _options(p) -> None:
+    from sca_lava.commands._model import add_model_args
+
     p.add_argument("--config", default=None, help="network config JSON or YAML, or a network name: mnist_vgg (default), mnist_small_dense, tiny")
+    add_model_args(p)
 
 
 def load_config(path: str | None):
@@ -42,9 +45,12 @@ def load_config(path: str | None):
 
 
 def _train(args, dist) -> int:
+    from torch import manual_seed as torch_seed
+
     from sca_lava.atomic import check_output_path, write_json
     from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig, build_network
+    from sca_lava.models.graph import trace
     from sca_lava.training import Trainer, load_checkpoint
 
     out = check_output_path(args.out, "dir")
@@ -52,13 +58,28 @@ def _train(args, dist) -> int:
     state = load_checkpoint(ckpt) if args.resume else None
     if state and args.config:
         raise ScaLavaError("--resume takes the network config from the checkpoint; drop --config")
-    config = NetworkConfig.from_dict(state["config"], str(ckpt)) if state else load_config(args.config)
+    if args.model and args.config:
+        raise ScaLavaError("--config builds sca_lava's own network; --model names yours: give one")
     tcfg = train_config_from_args(args, state.get("train_config") if state else None)
-    data = load_training_data(args, state.get("contract") if state else None, config.num_steps)
-    if tuple(config.input_shape) != tuple(data.input_shape):
-        config.input_shape = tuple(data.input_shape)
-    config.check_classes(data.num_classes)
-    trainer = Trainer(build_network(config, seed=tcfg.seed), tcfg, dist=dist)
+    recorded = state.get("contract") if state else None
+    if args.model:  # your own network, built by your code (untrained, or resumed from the checkpoint)
+        from sca_lava.commands._model import build_user_module
+
+        data = load_training_data(args, recorded, tcfg.num_steps or 16)
+        torch_seed(tcfg.seed)
+        model = build_user_module(args.model, args.model_kwargs)
+        graph = trace(model, data.input_shape)
+    else:
+        if state and state.get("config") is None:
+            raise ScaLavaError(f"{ckpt} holds a network of your own: resume it with --model FILE.py:CLASS")
+        config = NetworkConfig.from_dict(state["config"], str(ckpt)) if state else load_config(args.config)
+        data = load_training_data(args, recorded, tcfg.num_steps or config.num_steps)
+        if tuple(config.input_shape) != tuple(data.input_shape):
+            config.input_shape = tuple(data.input_shape)
+        config.check_classes(data.num_classes)
+        model = build_network(config, seed=tcfg.seed)
+        graph = trace(model, data.input_shape)
+    trainer = Trainer(model, tcfg, dist=dist, graph=graph)
     if state:
         trainer.load(state)
         if dist.is_main:

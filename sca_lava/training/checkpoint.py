@@ -24,14 +24,40 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    check_input_file(path, "checkpoint", MAX_BYTES)
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def read_torch_file(path: str | os.PathLike, what: str = "checkpoint"):
+    """``torch.load(weights_only=True)`` of a file checked first, with one-line
+    errors (a netx HDF5 file given instead is named as such)."""
+    check_input_file(path, what, MAX_BYTES)
+    with open(path, "rb") as fh:
+        if fh.read(8) == HDF5_MAGIC:
+            raise ScaLavaError(f"{path}: is an HDF5 file (a netx network, as exported), not a {what}: give it to "
+                               "evaluate, simulate or budget, or pass the .pt file it was exported from")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError,
             AttributeError, TypeError, KeyError, IndexError, UnicodeDecodeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ScaLavaError(f"{path}: unreadable checkpoint ({first[:160]})") from None
+        if "weights_only" in first or "Unsupported global" in first:
+            first = "it holds Python objects beyond tensors; save weights with torch.save(module.state_dict())"
+        raise ScaLavaError(f"{path}: unreadable {what} ({first[:160]})") from None
+
+
+def is_state_dict(state) -> bool:
+    """A plain ``module.state_dict()`` (names -> tensors), as lava-dl's tutorials save."""
+    return isinstance(state, dict) and bool(state) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """An sca_lava checkpoint, validated (a plain state dict is refused with a
+    hint: it needs ``--model``, see :func:`sca_lava.commands._model`)."""
+    state = read_torch_file(path)
+    if is_state_dict(state):
+        raise ScaLavaError(f"{path}: holds the weights of a network of your own (a plain state dict), not an "
+                           "sca_lava checkpoint: name its code with --model FILE.py:CLASS")
     if not isinstance(state, dict) or "model" not in state or not ("config" in state or "module" in state):
         raise ScaLavaError(f"{path}: not an sca_lava checkpoint (no model/config)")
     validate_state(state, os.fspath(path))
