@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sca_lava.deploy.measure import measure
 from sca_lava.errors import ScaLavaError
 from sca_lava.hardware.activity import count_activity, decay_horizon
-from sca_lava.hardware.allocation import LIMITS, allocate, syn_view, tile_counts
+from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.budget import budget_netx, compare
 from sca_lava.hardware.energy import estimate, op_energy_pj
 from sca_lava.hardware.profile import (
@@ -28,6 +28,8 @@ from sca_lava.hardware.profile import (
     validate_profile,
 )
 from sca_lava.hardware.sweep import arch_spec, load_arch, sweep
+from sca_lava.hardware.usage import LIMITS
+from sca_lava.hardware.views import syn_view, tile_counts
 from sca_lava.metrics import fanout_map, synops
 from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw, read_netx
 

@@ -83,6 +83,16 @@ def op_time_ns(profile, kind: str, encoding: str | None = None) -> dict[str, flo
     }
 
 
+def layer_prices(alloc: Allocation) -> list[dict[str, float]]:
+    """Per neuron layer, :func:`op_energy_pj` of its kind and of the synapse
+    encoding most of its cores use (the pruner's per-layer prices)."""
+    out = []
+    for la in alloc.layers:
+        encs = [t.encoding for t in la.tiles]
+        out.append(op_energy_pj(alloc.profile, la.view.kind, max(set(encs), key=encs.count)))
+    return out
+
+
 def _per_core(alloc: Allocation, fn) -> dict[str, np.ndarray]:
     """Per-op cost of every core (its layer's kind, its synapse encoding and the
     payload of the messages it receives, i.e. of the layer before)."""

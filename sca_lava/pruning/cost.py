@@ -36,6 +36,7 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import LayerGeometry, count_params, geometry, netx_spec
+from sca_lava.hardware.activity import neuron_horizon, windowed_active
 
 BUDGET_KINDS = {
     "params": "kept fraction of the dense network's synaptic parameters",
@@ -158,12 +159,7 @@ def active_steps_windowed(fired, geo: LayerGeometry, horizon: float) -> float:
         ev = ev.reshape(n, t, -1) > 0.5
     else:
         ev = fired.reshape(n, 1, t).transpose(1, 2) > 0
-    c = ev.to(torch.int32).cumsum(dim=1)
-    if horizon < t:  # active[t] = an event in steps t-h+1 .. t
-        h = int(horizon)
-        c = c.clone()
-        c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
-    return float((c > 0).sum())
+    return float(windowed_active(ev, horizon, 1).sum())
 
 
 @dataclass
@@ -191,10 +187,8 @@ class Activity:
 def horizon_of(block) -> float:
     """Steps a neuron of a SLAYER CUBA block stays active after an input event
     (the exported iDecay/vDecay, as the hardware activity count uses)."""
-    from sca_lava.hardware.activity import decay_horizon
-
     dp = block.neuron.device_params
-    return decay_horizon(int(dp["iDecay"])) + decay_horizon(int(dp["vDecay"]))
+    return neuron_horizon(int(dp["iDecay"]), int(dp["vDecay"]))
 
 
 def install_cost_taps(model) -> dict[int, CostTap]:
@@ -325,29 +319,14 @@ class CostModel:
 
     def _prices(self, alloc) -> list[dict]:
         """Per-op energies of each layer (its kind and its cores' synapse encoding)."""
-        from sca_lava.hardware.energy import op_energy_pj
+        from sca_lava.hardware.energy import layer_prices
 
-        if "_sca_prices" in alloc.__dict__:
-            return alloc._sca_prices
-        out = []
-        for la, g in zip(alloc.layers, self.geo):
-            encs = [t.encoding for t in la.tiles]
-            enc = max(set(encs), key=encs.count)
-            out.append(op_energy_pj(self.profile, g.kind, enc))
-        alloc._sca_prices = out
-        return out
+        return layer_prices(alloc)
 
     def _dest(self, alloc, j: int) -> np.ndarray:
         """Cores of layer j that hold an axon for each position of ONE feeding
         channel (the same for every feeding channel with all synapses present)."""
-        cache = alloc.__dict__.setdefault("_sca_dest", {})
-        if j not in cache:
-            la = alloc.layers[j]
-            d = np.zeros(int(np.prod(la.view.in_shape)), dtype=np.float64)
-            for t in la.tiles:
-                np.add.at(d, t.in_index[t.has_axon], 1.0)
-            cache[j] = d.reshape(-1, self.fan[j].size).mean(0)
-        return cache[j]
+        return alloc.dest_cores(j).reshape(-1, self.fan[j].size).mean(0)
 
     def breakdown(self, masks: dict[int, np.ndarray], act: Activity | None = None, alloc=None) -> dict:
         """Every count of a structure (per inference) and its cost in each
