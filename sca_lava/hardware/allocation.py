@@ -27,17 +27,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
+from sca_lava.hardware import compiler
+from sca_lava.hardware.compiler import COMPILER_LIMITS, compiler_limits
 from sca_lava.hardware.profile import Profile, load_profile
-from sca_lava.hardware.usage import (
-    LIMITS,
-    Bounds,
-    exact_tile,
+from sca_lava.hardware.usage import LIMITS, Bounds, exact_tile, layer_need, limits_of
+from sca_lava.hardware.views import (
+    LayerAlloc,
+    SynView,
+    Tile,
+    boxes,
+    dest_cores,
     fits,
-    layer_need,
-    limits_of,
     lower_bound,
+    syn_view,
 )
-from sca_lava.hardware.views import SynView, Tile, boxes, dest_cores, syn_view
 from sca_lava.netx.reader import NetxSpec
 
 
@@ -45,24 +48,12 @@ def _candidates(n):
     return sorted({-(-n // k) for k in range(1, n + 1)}, reverse=True)
 
 
-@dataclass
-class LayerAlloc:
-    """Allocation of one neuron layer."""
-
-    view: SynView
-    tiles: list[Tile]
-    tile_shape: tuple[int, int, int]
-    lower_bound: int
-    lower_bound_limit: str
-    need: dict[str, int]
-
-    @property
-    def cores(self) -> int:
-        return len(self.tiles)
-
-    def binding_limit(self, lim: dict[str, int]) -> str:
-        """The limit closest to full on this layer's cores."""
-        return max(lim, key=lambda k: max(t.usage[k] / lim[k] for t in self.tiles))
+#: usages summed over a layer's cores in the summary (bit model: bits and axons; compiler units: SynMem words)
+SUMMED = ("synapse_bits", "input_axons", "output_axons", "synapse_words")
+#: every limit name of either usage model -> its profile field
+LIMIT_FIELDS: dict[str, str] = {**LIMITS, **COMPILER_LIMITS}
+#: limits whose use grows with a layer's own neurons, not with its inputs (the pruner's cost model asks)
+NEURON_LIMITS = ("neurons", "neuron_words")
 
 
 @dataclass
@@ -117,9 +108,8 @@ class Allocation:
                     "neurons": la.view.neurons,
                     "synapses": int(sum(t.synapses for t in la.tiles)),
                     "nonzero_synapses": int(sum(t.nonzero_synapses for t in la.tiles)),
-                    "synapse_bits": int(sum(t.usage["synapse_bits"] for t in la.tiles)),
-                    "input_axons": int(sum(t.usage["input_axons"] for t in la.tiles)),
-                    "output_axons": int(sum(t.usage["output_axons"] for t in la.tiles)),
+                    **{k: int(sum(t.usage[k] for t in la.tiles)) for k in SUMMED if k in la.tiles[0].usage},
+                    "usage_per_core": {k: float(np.mean([t.usage[k] for t in la.tiles])) for k in la.tiles[0].usage},
                     "encoding": {e: sum(t.encoding == e for t in la.tiles) for e in ("dense", "sparse")},
                     "cores": la.cores,
                     "tile": {"channels": la.tile_shape[0], "rows": la.tile_shape[1], "cols": la.tile_shape[2]},
@@ -248,14 +238,18 @@ def allocate(spec: NetxSpec, profile, max_chips: int | None = None, dense_weight
     neuron cannot fit a core or the net needs more than ``max_chips`` chips.
     """
     prof = load_profile(profile)
-    lim = limits_of(prof)
+    in_units = prof["mapping.tile_split"] == "compiler"
+    lim = compiler_limits(prof) if in_units else limits_of(prof)
     views = [syn_view(ly, j, dense_weights) for j, ly in enumerate(spec.neuron_layers)]
     for v in views:
         v.shared = v.kind == "conv" and prof["synapse_encoding.conv_weight_sharing"]
     allocs: list[LayerAlloc | None] = [None] * len(views)
     dest = np.ones(views[-1].out_shape, dtype=np.int64)  # the last layer sends to the host
     for j in range(len(views) - 1, -1, -1):
-        la = allocate_layer(views[j], prof, dest, lim)
+        if in_units:
+            la = compiler.allocate_layer(views[j], prof, views[j + 1].kind if j + 1 < len(views) else None, lim)
+        else:
+            la = allocate_layer(views[j], prof, dest, lim)
         allocs[j] = la
         if j > 0:
             dest = dest_cores(la.tiles, int(np.prod(views[j].in_shape))).reshape(views[j - 1].out_shape)
@@ -283,4 +277,4 @@ def check_max_chips(alloc: Allocation, max_chips: int) -> None:
     raise ScaLavaError(
         f"{alloc.spec.path}: needs {alloc.total_cores} cores = {alloc.chips} chips of {cpc} on "
         f"{alloc.profile.name}, more than --max-chips {max_chips}; largest is {worst.view.describe} "
-        f"with {worst.cores} cores, bound by {lim.replace('_', ' ')} ({LIMITS[lim]} = {alloc.limits[lim]})")
+        f"with {worst.cores} cores, bound by {lim.replace('_', ' ')} ({LIMIT_FIELDS[lim]} = {alloc.limits[lim]})")

@@ -21,12 +21,10 @@ Model (documented in docs/hardware.md):
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sca_lava.hardware.profile import Profile
-from sca_lava.hardware.views import SynView, Tile, boxes, tile_counts
+from sca_lava.hardware.views import SynView, Tile, boxes, make_tile, tile_counts
 
 #: limit name -> profile field; "shared_bits" applies only when the pool is > 0
 LIMITS: dict[str, str] = {
@@ -73,7 +71,8 @@ def _kernel_bits(v: SynView, c0: int, c1: int, prof: Profile, mode: str) -> int:
 def exact_tile(v: SynView, box, prof: Profile, dest_prefix: np.ndarray, keep: bool = False) -> Tile:
     """Exact usage of one tile ``box`` = (c0, c1, r0, r1, q0, q1)."""
     c0, c1, r0, r1, q0, q1 = box
-    n_s, n_n, y0, x0 = tile_counts(v, *box)
+    counts = tile_counts(v, *box)
+    n_s, n_n = counts[:2]
     axon = n_n > 0
     modes = synapse_modes(v, prof)
     options = {}
@@ -92,19 +91,7 @@ def exact_tile(v: SynView, box, prof: Profile, dest_prefix: np.ndarray, keep: bo
         "shared_bits": options[enc] + neurons * prof["core.neuron_state_bits"]
         + (in_ax + out_ax) * prof["core.axon_entry_bits"],
     }
-    stored = n_s if enc == "dense" else n_n
-    stored = np.where(axon, stored, 0)
-    tile = Tile(-1 if not keep else v.pos, (c0, c1), (r0, r1), (q0, q1), usage, enc,
-                int(n_s.sum()), int(n_n.sum()), int(stored.sum()))
-    if keep:
-        ci, hi, wi = v.in_shape
-        cc, yy, xx = np.nonzero(n_s)
-        tile.in_index = (cc * hi + (yy + y0)) * wi + (xx + x0)
-        tile.n_struct = n_s[cc, yy, xx]
-        tile.n_stored = stored[cc, yy, xx]
-        tile.has_axon = axon[cc, yy, xx]
-        tile.layer_pos = v.pos
-    return tile
+    return make_tile(v, box, usage, enc, counts, n_s if enc == "dense" else n_n, axon, keep)
 
 
 def prefix_sums(arr3: np.ndarray) -> np.ndarray:
@@ -118,13 +105,6 @@ def box_sum(p, box):
     return (p[c1, r1, q1] - p[c0, r1, q1] - p[c1, r0, q1] - p[c1, r1, q0]
             + p[c0, r0, q1] + p[c0, r1, q0] + p[c1, r0, q0] - p[c0, r0, q0])
 
-
-
-def fits(usage, lim) -> str | None:
-    for k, cap in lim.items():
-        if usage[k] > cap:
-            return k
-    return None
 
 
 class Bounds:
@@ -187,9 +167,3 @@ def layer_need(v: SynView, prof: Profile, dest: np.ndarray) -> dict[str, int]:
         "shared_bits": bits + v.neurons * prof["core.neuron_state_bits"]
         + (in_ax + out_ax) * prof["core.axon_entry_bits"],
     }
-
-
-def lower_bound(need: dict[str, int], lim: dict[str, int]) -> tuple[int, str]:
-    """max over limits of ceil(need / capacity), and the limit that sets it."""
-    best = max(lim, key=lambda k: need[k] / lim[k])
-    return max(1, math.ceil(need[best] / lim[best])), best

@@ -11,6 +11,7 @@ x ``rw`` columns of a layer, held by one core.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,6 +132,59 @@ def tile_counts(v: SynView, c0, c1, r0, r1, q0, q1):
     n_s = np.einsum("cab,ay,bx->cyx", ws, rmat, cmat, optimize=True)
     n_n = np.einsum("cab,ay,bx->cyx", wn, rmat, cmat, optimize=True)
     return np.rint(n_s).astype(np.int64), np.rint(n_n).astype(np.int64), y0, x0
+
+
+def make_tile(v: SynView, box, usage: dict[str, int], encoding: str, counts, stored: np.ndarray,
+              axon: np.ndarray, keep: bool) -> Tile:
+    """A :class:`Tile` of ``box`` from :func:`tile_counts` ``counts``; ``keep``
+    also stores, per input neuron reaching it, the counts activity needs."""
+    c0, c1, r0, r1, q0, q1 = box
+    n_s, n_n, y0, x0 = counts
+    stored = np.where(axon, stored, 0)
+    tile = Tile(v.pos if keep else -1, (c0, c1), (r0, r1), (q0, q1), usage, encoding,
+                int(n_s.sum()), int(n_n.sum()), int(stored.sum()))
+    if keep:
+        _, hi, wi = v.in_shape
+        cc, yy, xx = np.nonzero(n_s)
+        tile.in_index = (cc * hi + (yy + y0)) * wi + (xx + x0)
+        tile.n_struct = n_s[cc, yy, xx]
+        tile.n_stored = stored[cc, yy, xx]
+        tile.has_axon = axon[cc, yy, xx]
+    return tile
+
+
+def fits(usage, lim) -> str | None:
+    """The first limit ``usage`` exceeds, or None."""
+    for k, cap in lim.items():
+        if usage[k] > cap:
+            return k
+    return None
+
+
+def lower_bound(need: dict[str, int], lim: dict[str, int]) -> tuple[int, str]:
+    """max over limits of ceil(need / capacity), and the limit that sets it."""
+    best = max(lim, key=lambda k: need[k] / lim[k])
+    return max(1, math.ceil(need[best] / lim[best])), best
+
+
+@dataclass
+class LayerAlloc:
+    """Allocation of one neuron layer."""
+
+    view: SynView
+    tiles: list[Tile]
+    tile_shape: tuple[int, int, int]
+    lower_bound: int
+    lower_bound_limit: str
+    need: dict[str, int]
+
+    @property
+    def cores(self) -> int:
+        return len(self.tiles)
+
+    def binding_limit(self, lim: dict[str, int]) -> str:
+        """The limit closest to full on this layer's cores."""
+        return max(lim, key=lambda k: max(t.usage[k] / lim[k] for t in self.tiles))
 
 
 def dest_cores(tiles: list[Tile], in_size: int) -> np.ndarray:
