@@ -1,5 +1,5 @@
-"""What a channel costs where users pay: parameters, SynOps, dynamic energy
-on a hardware profile, or cores on a profile.
+"""What a channel costs where users pay: parameters, SynOps, dynamic (or
+dynamic + static) energy on a hardware profile, or cores on a profile.
 
 One cost model, the hardware package's (docs/hardware.md), evaluated on the
 masked network during training instead of on an exported file:
@@ -19,6 +19,9 @@ masked network during training instead of on an exported file:
   spike messages with :func:`sca_lava.hardware.energy.op_energy_pj`; messages
   per spike = the cores of the next layer that hold an axon for it, read from
   the allocation of the candidate structure;
+* **total energy** = energy + static energy:
+  :func:`sca_lava.hardware.energy.static_energy_pj` of the candidate's
+  allocation (chips) and its per-layer work per step (the step time);
 * **cores** = :func:`sca_lava.hardware.allocation.allocate` of the candidate
   structure (:func:`sca_lava.geometry.netx_spec`), cached by channel counts.
 
@@ -37,16 +40,25 @@ import numpy as np
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import LayerGeometry, count_params, geometry, netx_spec
 from sca_lava.hardware.activity import neuron_horizon, windowed_active
+from sca_lava.hardware.allocation import NEURON_LIMITS
+from sca_lava.hardware.energy import (
+    layer_prices,
+    layer_times,
+    layer_work_ns,
+    static_energy_pj,
+    static_power_mw,
+)
 
 BUDGET_KINDS = {
     "params": "kept fraction of the dense network's synaptic parameters",
     "synops": "kept fraction of the dense network's SynOps per inference (measured activity)",
     "energy": "kept fraction of the dense network's dynamic energy per inference on --profile",
+    "total_energy": "kept fraction of the dense network's dynamic + static energy per inference on --profile",
     "cores": "number of cores on --profile (an integer)",
     "channels": "kept fraction of the prunable channels",
 }
-NEEDS_ACTIVITY = ("synops", "energy")
-NEEDS_PROFILE = ("energy", "cores")
+NEEDS_ACTIVITY = ("synops", "energy", "total_energy")
+NEEDS_PROFILE = ("energy", "cores", "total_energy")
 
 
 def parse_budget(text: str) -> tuple[str, float]:
@@ -319,8 +331,6 @@ class CostModel:
 
     def _prices(self, alloc) -> list[dict]:
         """Per-op energies of each layer (its kind and its cores' synapse encoding)."""
-        from sca_lava.hardware.energy import layer_prices
-
         return layer_prices(alloc)
 
     def _dest(self, alloc, j: int) -> np.ndarray:
@@ -368,8 +378,12 @@ class CostModel:
                                          for p, n, a in zip(prices, neurons, active)),
                   "spike_out": sum(p["spike_out"] * v for p, v in zip(prices, spikes_out)),
                   "routing": sum(p["message"] * v for p, v in zip(prices, msgs)) + last["message"] * act.host}
+            work = layer_work_ns(alloc, [{"synop": s, "neuron_active": a, "neuron_inactive": n - a, "spike_out": o}
+                                         for s, a, n, o in zip(syn, active, neurons, spikes_out)], act.steps)
+            static = static_energy_pj(alloc, act.steps, work)
             out.update({"messages": float(sum(msgs) + act.host), "energy_pj": float(sum(pj.values())),
-                        "energy_breakdown_pj": {k: float(v) for k, v in pj.items()}})
+                        "energy_breakdown_pj": {k: float(v) for k, v in pj.items()}, "layer_work_ns": work,
+                        "static_energy_pj": static, "total_energy_pj": float(sum(pj.values())) + static})
         return out
 
     def evaluate(self, masks: dict[int, np.ndarray], act: Activity | None = None, alloc=None) -> float:
@@ -390,7 +404,7 @@ class CostModel:
                 m_src, w = self._src_mask(masks, j), prep[j]["w"]
                 total += counts[j] * float(w.sum() if m_src is None else w[m_src].sum())
             return total
-        return self.breakdown(masks, act, alloc)["energy_pj"]
+        return self.breakdown(masks, act, alloc)["energy_pj" if self.kind == "energy" else "total_energy_pj"]
 
     def marginal(self, masks: dict[int, np.ndarray], act: Activity | None = None) -> dict[int, np.ndarray]:
         """Block -> per-channel cost that removing the channel alone would save
@@ -403,7 +417,8 @@ class CostModel:
         out = {}
         alloc = self.allocation(counts) if self.profile is not None else None
         prep = self._prepared(act) if act is not None and self.kind in NEEDS_ACTIVITY else None
-        prices = self._prices(alloc) if self.kind == "energy" else None
+        prices = self._prices(alloc) if self.kind in ("energy", "total_energy") else None
+        static = self._static_shares(masks, act, alloc, counts) if self.kind == "total_energy" else None
         for j, g in enumerate(self.geo):
             if not g.prunable:
                 continue
@@ -418,7 +433,7 @@ class CostModel:
                 lim = alloc.limits
                 per = alloc.layers[j].cores / max(counts[j], 1)
                 for k in nxt:
-                    if alloc.layers[k].binding_limit(lim) != "neurons":
+                    if alloc.layers[k].binding_limit(lim) not in NEURON_LIMITS:
                         per += alloc.layers[k].cores / max(counts[j], 1)
                 cost = np.full(g.out, per)
             else:
@@ -438,8 +453,27 @@ class CostModel:
                         dest = self._dest(alloc, k)
                         cost = cost + prices[k]["synop"] * counts[k] * prep[k]["w"] + prices[k]["message"] * (
                             prep[k]["S"] @ dest)
+                    if static is not None:
+                        cost = cost + static(j, nxt)
             out[g.block] = np.asarray(cost, dtype=np.float64) * np.ones(g.out)
         return out
+
+    def _static_shares(self, masks, act: Activity, alloc, counts):
+        """(j, next layers) -> static pJ one channel of layer j saves, first order: the
+        step time is the busiest layer's work per core, so only a channel of that
+        layer (its mean share) or feeding it (the SynOps its spikes cause there) moves it."""
+        work = self.breakdown(masks, act, alloc)["layer_work_ns"]
+        per_core = [w / la.cores for w, la in zip(work, alloc.layers)]
+        top = int(np.argmax(per_core))
+        pj_per_ns = static_power_mw(alloc) * act.steps  # static pJ per ns of step time
+        t_syn = layer_times(alloc)[top]["synop"]
+        prep = self._prepared(act)
+
+        def share(j, nxt):
+            own = pj_per_ns * per_core[j] / max(counts[j], 1) if j == top else 0.0
+            return own + sum(pj_per_ns * t_syn * counts[k] * prep[k]["w"] / act.steps / alloc.layers[k].cores
+                             for k in nxt if k == top)
+        return share
 
     def spike_prices(self, counts) -> list[np.ndarray | None]:
         """Per synaptic layer j, what one spike of each of its input neurons
@@ -451,7 +485,7 @@ class CostModel:
         if self.kind not in NEEDS_ACTIVITY:
             return [None] * len(self.geo)
         counts = [int(c) for c in counts]
-        alloc = self.allocation(counts) if self.kind == "energy" else None
+        alloc = self.allocation(counts) if self.kind in ("energy", "total_energy") else None
         prices = self._prices(alloc) if alloc is not None else None
         out = []
         for j, g in enumerate(self.geo):
