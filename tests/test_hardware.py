@@ -431,6 +431,11 @@ def test_compiler_units_cut_conv_layers_in_power_of_two_column_blocks():
     # one column of 64 x 64 neurons needs 8192 + map words: rows are halved instead (2^k rows)
     b = allocate(_conv_net((4, 66, 6), 64, 3, (1, 1), (0, 0)), "loihi2")
     assert b.layers[0].tile_shape == (64, 32, 1) and b.layers[0].cores == 2 * 4
+    # a kernel slice over SynMem (128 x 9 x ceil(128 x 6 / 64) = 13824 > 12000 words): half the
+    # channels per core, still in column blocks (64 x 8 x 4: 4096 + 2048 words)
+    c = allocate(_conv_spec(128, 128, 3, 8, 1), "loihi2")
+    assert c.layers[0].tile_shape == (64, 8, 4) and c.layers[0].cores == 4
+    assert all(t.usage["synapse_words"] == 128 * 9 * 6 for t in c.layers[0].tiles)
 
 
 def test_compiler_units_need_their_section_and_finite_values(tmp_path):

@@ -15,8 +15,9 @@ Per core (tile):
   column phase of the layer's stride; input layers 1 (fit).
 * ``neuron_groups``: 1 (one layer per core).
 * ``neurons``: the neurons the core reserves: a conv or input layer is cut
-  into blocks of 2^k columns (whole channels and rows; then 2^k rows, then
-  2^k channels) and every core reserves a whole block, the last one too;
+  into blocks of 2^k columns of whole channels and rows (then 2^k rows; 2^k
+  channels when the kernel slice overflows SynMem) and every core reserves a
+  whole block, the last one too;
   a dense layer reserves the neurons it holds.
 * ``synapse_words``: words of ``word_bits``; dense layers per input axon
   ceil(its synapses x ``dense_synapse_bits`` / word); conv layers store
@@ -111,21 +112,19 @@ def compiler_tile(v: SynView, box, reserved: int, prof: Profile, next_kind: str 
 
 
 def _blocks(v: SynView):
-    """Conv and input blocks, largest first: 2^k columns of whole channels and
-    rows, then one column of 2^k rows, then one position of 2^k channels."""
+    """Conv and input blocks, largest first: for all channels, then 2^k of them
+    (when the kernel slice alone overflows SynMem), 2^k columns of whole rows,
+    then one column of 2^k rows."""
     co, ho, wo = v.out_shape
-    rw = _pow2_at_least(wo)
-    while rw >= 1:
-        yield co, ho, rw
-        rw //= 2
-    rh = _pow2_at_least(ho) // 2
-    while rh >= 1 and rh < ho:
-        yield co, rh, 1
-        rh //= 2
-    cg = _pow2_at_least(co) // 2
-    while cg >= 1 and cg < co:
-        yield cg, 1, 1
-        cg //= 2
+    for cg in [co] + [1 << k for k in range(co.bit_length() - 1, -1, -1) if 1 << k < co]:
+        rw = _pow2_at_least(wo)
+        while rw >= 1:
+            yield cg, ho, rw
+            rw //= 2
+        rh = _pow2_at_least(ho) // 2
+        while 1 <= rh < ho:
+            yield cg, rh, 1
+            rh //= 2
 
 
 def _tiling(v, prof, next_kind, lim, block):
