@@ -286,7 +286,7 @@ def run_demo(cfg: DemoConfig, log=print) -> dict:
             "rate_floor": ptcfg.rate_floor,
             "lr": ptcfg.lr,
             "distill": ptcfg.distill,
-            "budget": {"kind": kind, "value": value, "profile": cfg.profile if kind in ("energy", "cores") else None},
+            "budget": {"kind": kind, "value": value, "profile": cfg.profile if kind in NEEDS_PROFILE else None},
             "test_accuracy": report["test_accuracy"],
             "param_fraction": report["param_fraction"],
             "synops_fraction": report["synops_fraction"],

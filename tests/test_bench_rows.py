@@ -4,7 +4,6 @@ fine-tune must not pass for the recipe in docs/results.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -14,15 +13,10 @@ import pytest
 
 from sca_lava.errors import ScaLavaError
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_pruning", ROOT / "benchmarks" / "bench_pruning.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_benchmark):
+    return load_benchmark("bench_pruning")
 
 
 def _row(method="dense", kind="params", budget=1.0, seed=0, accuracy=0.97, params=1000, uj=20.0, **settings):

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from sca_lava.deploy.measure import measure
 from sca_lava.errors import ScaLavaError
 from sca_lava.hardware.activity import count_activity, decay_horizon
-from sca_lava.hardware.allocation import LIMITS, allocate, syn_view, tile_counts
+from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.budget import budget_netx, compare
+from sca_lava.hardware.compiler import COMPILER_LIMITS
 from sca_lava.hardware.energy import estimate, op_energy_pj
 from sca_lava.hardware.profile import (
     available_profiles,
@@ -28,6 +29,8 @@ from sca_lava.hardware.profile import (
     validate_profile,
 )
 from sca_lava.hardware.sweep import arch_spec, load_arch, sweep
+from sca_lava.hardware.usage import LIMITS
+from sca_lava.hardware.views import syn_view, tile_counts
 from sca_lava.metrics import fanout_map, synops
 from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw, read_netx
 
@@ -206,6 +209,10 @@ def nets(draw):
 @st.composite
 def profiles(draw):
     raw = _raw(draw(st.sampled_from(["loihi1", "loihi2", "tiny_chip"])))
+    raw["compiler"] = copy.deepcopy(_raw("loihi2")["compiler"])  # units of tile_split: compiler
+    raw["compiler"]["max_synapse_words"]["value"] = draw(st.integers(4, 3000))
+    raw["compiler"]["neuron_memory_words"]["value"] = draw(st.integers(4, 400))
+    raw["compiler"]["max_axon_in"]["value"] = draw(st.integers(4, 800))
     raw["core"]["max_neurons"]["value"] = draw(st.integers(1, 80))
     raw["core"]["max_synapse_bits"]["value"] = draw(st.integers(50, 40000))
     raw["core"]["max_input_axons"]["value"] = draw(st.integers(4, 800))
@@ -215,7 +222,7 @@ def profiles(draw):
     raw["synapse_encoding"]["group_size"]["value"] = draw(st.integers(1, 64))
     raw["chip"]["cores_per_chip"]["value"] = draw(st.integers(1, 128))
     raw["synapse_encoding"]["conv_weight_sharing"]["value"] = draw(st.booleans())
-    raw["mapping"]["tile_split"]["value"] = draw(st.sampled_from(["any", "halve"]))
+    raw["mapping"]["tile_split"]["value"] = draw(st.sampled_from(["any", "halve", "compiler"]))
     return validate_profile(raw, "hypothesis-profile")
 
 
@@ -247,8 +254,11 @@ def test_allocation_properties(spec, prof):
         assert sum(t.synapses for t in la.tiles) == fanout_map(layer).sum()
         whole = tile_counts(v, 0, v.out_shape[0], 0, v.out_shape[1], 0, v.out_shape[2])[1]
         assert sum(t.nonzero_synapses for t in la.tiles) == whole.sum()
-        # output axons of layer j = input axons of layer j+1
-        if j + 1 < len(alloc.layers):
+        if prof["mapping.tile_split"] == "compiler":  # every core reserves at least the neurons it holds
+            assert all(t.usage["neurons"] >= (t.c[1] - t.c[0]) * (t.r[1] - t.r[0]) * (t.q[1] - t.q[0])
+                       for t in la.tiles)
+        # output axons of layer j = input axons of layer j+1 (the bit model counts both)
+        elif j + 1 < len(alloc.layers):
             nxt = alloc.layers[j + 1]
             assert sum(t.usage["output_axons"] for t in la.tiles) == sum(
                 t.usage["input_axons"] for t in nxt.tiles)
@@ -337,18 +347,23 @@ def test_dense_layer_with_large_fan_in_is_split_by_synaptic_memory():
     # Loihi 1, dense mode: 2048 axons x (cg x 8 bits + one 10-bit header) <= 128 KiB -> cg = 62
     assert la.tile_shape[0] == 62 and la.cores == 5
     assert la.binding_limit(l1.limits) == "synapse_bits"
-    # Loihi 2 (one pool for synapses, state and axons; sparse synapses; halving):
-    # 2048 x (cg x 21 + 10) + cg x 48 + (2048 + cg) x 32 <= 192 KB -> cg <= 34 -> halved to 32
+    # Loihi 2 as Intel's compiler splits it: SynMem words of 4 synapses, 2048 x ceil(n / 4) <= 12000;
+    # parts n = 1 (131072 words) -> x11 (24 neurons: 12288 words) -> x2 = 22 parts of 12 neurons (6144)
     l2 = allocate(spec, "loihi2")
     la2 = l2.layers[0]
-    assert la2.binding_limit(l2.limits) in ("shared_bits", "synapse_bits")
-    assert la2.tile_shape[0] == 32 and la2.cores == 8
+    assert la2.binding_limit(l2.limits) == "synapse_words"
+    assert la2.tile_shape[0] == 12 and la2.cores == 22
+    assert all(t.usage["synapse_words"] == 2048 * 3 for t in la2.tiles[:-1])
     assert max(t.usage["neurons"] for t in la2.tiles) < 0.01 * l2.limits["neurons"]
 
 
 def test_halving_granularity_uses_only_halved_tiles():
     spec = _conv_spec(16, 48, 3, 24, 1)
-    a = allocate(spec, "loihi2")
+    raw = _raw("loihi1")
+    raw["mapping"]["tile_split"]["value"] = "halve"
+    raw["core"]["max_neurons"]["value"] = 512
+    a = allocate(spec, validate_profile(raw, "halving"))
+    assert a.total_cores > 1
     cg, rh, rw = a.layers[0].tile_shape
     halvings = lambda n: {-(-n // (1 << e)) for e in range(8)}  # noqa: E731
     assert cg in halvings(48) and rh in halvings(24) and rw in halvings(24)
@@ -382,6 +397,87 @@ def test_neuron_too_big_for_any_core_is_an_error(tmp_path):
     prof = small_profile(core__max_input_axons=20)
     with pytest.raises(ScaLavaError, match=r"layer 3 \(dense 4\).*input axons.*core.max_input_axons"):
         allocate(read_netx(path), prof)
+
+
+def _conv_net(in_shape, out_ch, k, stride, pad, dense_out=None):
+    """An input layer, one conv (all weights nonzero) and optionally flatten + dense."""
+    ci, h, w = in_shape
+    out = (out_ch, *conv_output_hw((h, w), (k, k), stride, pad, (1, 1)))
+    wts = np.random.default_rng(0).integers(1, 60, size=(out_ch, ci, k, k)) * 2
+    layers = [LayerSpec(0, "input", in_shape, in_shape),
+              LayerSpec(1, "conv", in_shape, out, weight=wts, neuron=NEURON, kernel=(k, k), stride=stride, padding=pad)]
+    if dense_out:
+        fin = int(np.prod(out))
+        layers += [LayerSpec(2, "flatten", out, (fin,)),
+                   LayerSpec(3, "dense", (fin,), (dense_out,), weight=np.ones((dense_out, fin)) * 2, neuron=NEURON)]
+    return NetxSpec("conv", in_shape, layers)
+
+
+def test_compiler_units_cut_conv_layers_in_power_of_two_column_blocks():
+    """Loihi 2 as Intel's compiler fills a core: 2^k columns of whole channels and rows,
+    every core reserving a whole block (the last one too), bound by neuron memory
+    (2 words per neuron + 1 per AxonMap entry <= 8192)."""
+    # 64 x 2 x 20 feeding a dense layer (one map entry per neuron), PilotNet's last conv:
+    # 32 columns (one core, 4096 reserved: 8192 + 2560 words) do not fit, 16 do (4096 + 2048)
+    a = allocate(_conv_net((64, 4, 22), 64, 3, (1, 1), (0, 0), dense_out=4), "loihi2")
+    la = a.layers[0]  # the input layer has no neuron
+    assert la.cores == 2 and la.tile_shape == (64, 2, 16)
+    assert [t.q for t in la.tiles] == [(0, 16), (16, 20)]
+    assert [t.usage["neurons"] for t in la.tiles] == [2048, 2048]
+    assert [t.usage["axon_map"] for t in la.tiles] == [2048, 512]
+    assert la.binding_limit(a.limits) == "neuron_words"
+    # the kernel once per core: per (input channel, tap) ceil(64 x 6 / 64) = 6 words
+    assert all(t.usage["synapse_words"] == 64 * 9 * 6 for t in la.tiles)
+    # one column of 64 x 64 neurons needs 8192 + map words: rows are halved instead (2^k rows)
+    b = allocate(_conv_net((4, 66, 6), 64, 3, (1, 1), (0, 0)), "loihi2")
+    assert b.layers[0].tile_shape == (64, 32, 1) and b.layers[0].cores == 2 * 4
+    # a kernel slice over SynMem (128 x 9 x ceil(128 x 6 / 64) = 13824 > 12000 words): half the
+    # channels per core, still in column blocks (64 x 8 x 4: 4096 + 2048 words)
+    c = allocate(_conv_spec(128, 128, 3, 8, 1), "loihi2")
+    assert c.layers[0].tile_shape == (64, 8, 4) and c.layers[0].cores == 4
+    assert all(t.usage["synapse_words"] == 128 * 9 * 6 for t in c.layers[0].tiles)
+
+
+def test_compiler_units_need_their_section_and_finite_values(tmp_path):
+    raw = _raw("loihi2")
+    raw.pop("compiler")
+    with pytest.raises(ScaLavaError, match=r"field 'compiler': missing section \(mapping.tile_split: compiler"):
+        validate_profile(raw, "no-units")
+    for bad, problem in ((float("nan"), "got nan"), (float("-inf"), "got -inf"), (-3, "negative"), (2.5, "integer")):
+        raw = _raw("loihi2")
+        raw["compiler"]["max_synapse_words"]["value"] = bad
+        with pytest.raises(ScaLavaError, match=rf"field 'compiler.max_synapse_words': .*{problem}"):
+            validate_profile(raw, "bad-units")
+    raw = _raw("loihi2")  # the section may stay when another split is chosen (then unused)
+    raw["mapping"]["tile_split"]["value"] = "halve"
+    assert allocate(_conv_spec(2, 4, 3, 8, 1), validate_profile(raw, "halve")).limits.keys() >= {"shared_bits"}
+
+
+def test_static_energy_of_a_structure_prices_its_chips_steps_and_busiest_layer(tmp_path):
+    from sca_lava.hardware.energy import layer_work_ns, static_energy_pj, step_time_ns
+
+    spec = read_netx(write_netx(tmp_path / "s.net", (2, 12, 12), [(8, 3, 1, 1), (8, 3, 2, 1)], 10))
+    x = random_spikes((2, 12, 12), 3, 8, seed=1)
+    ls = {0: random_spikes((8, 12, 12), 3, 8, seed=2), 1: random_spikes((8, 6, 6), 3, 8, seed=3),
+          2: random_spikes((10,), 3, 8, seed=4)}
+    raw = _raw("loihi2")
+    results = {}
+    for cpc in (128, 1):  # every chip used draws the static power
+        raw["chip"]["cores_per_chip"]["value"] = cpc
+        prof = validate_profile(raw, f"cpc{cpc}")
+        alloc = allocate(spec, prof)
+        act = count_activity(alloc, x, ls)
+        counts = [{"synop": ly["synops_stored"], "neuron_active": ly["neuron_active"],
+                   "neuron_inactive": ly["neuron_inactive"], "spike_out": ly["spikes_out"]} for ly in act.per_layer]
+        work = layer_work_ns(alloc, counts, 8)
+        results[cpc] = (static_energy_pj(alloc, 8, work), alloc.chips, estimate(alloc, act)["static_energy_uj"])
+        busiest = max(w / la.cores for w, la in zip(work, alloc.layers))
+        assert step_time_ns(alloc, work) == pytest.approx(prof["timing_ns.step_overhead"] + busiest)
+        # the mean work per core never exceeds the busiest core of each step (the budget's latency)
+        assert results[cpc][0] <= results[cpc][2] * 1e6 * (1 + 1e-9)
+        assert static_energy_pj(alloc, 8) < results[cpc][0]  # idle steps: the floor
+    assert results[1][1] == allocate(spec, "loihi2").total_cores > 1
+    assert results[1][0] == pytest.approx(results[128][0] * results[1][1])
 
 
 def test_sweep_vgg16_cores_fall_with_keep():
@@ -594,7 +690,7 @@ def test_budget_takes_a_record_and_hardware_never_imports_deploy(tmp_path):
 
 def test_limits_table_matches_profile_fields():
     p = load_profile("loihi2")
-    for field in LIMITS.values():
+    for field in (*LIMITS.values(), *COMPILER_LIMITS.values()):
         assert isinstance(p[field], int)
     assert Path(p.path).name == "loihi2.yaml"
     assert copy.deepcopy(p).values == p.values
@@ -615,6 +711,13 @@ HOSTILE_PROFILES = {
     "deep-nesting": (lambda: (_valid_text() + "description: " + "[" * 200 + "]" * 200 + "\n").encode(), "nested"),
     "huge": (lambda: (_valid_text() + "# " + "x" * 300_000 + "\n").encode(), "large"),
     "nan": (lambda: _valid_text().replace("value: 81.0", "value: .nan").encode(), "energy_pj.neuron_active"),
+    "-inf-energy": (lambda: _valid_text().replace("value: 23.6", "value: -.inf", 1).encode(), "energy_pj.synop_dense"),
+    "nan-limit": (lambda: _valid_text().replace("value: 1048576", "value: .nan").encode(), "core.max_synapse_bits"),
+    "negative-limit": (lambda: _valid_text().replace("value: 4096", "value: -4096", 1).encode(),
+                       "core.max_input_axons"),
+    "inf-power": (lambda: _valid_text().replace("value: 104.4", "value: .inf").encode(), "static.power_mw_per_chip"),
+    "nan-compiler-unit": (lambda: (profiles_dir() / "loihi2.yaml").read_text().replace(
+        "max_synapse_words: {value: 12000", "max_synapse_words: {value: .nan").encode(), "compiler.max_synapse_words"),
     "bool-as-count": (lambda: _valid_text().replace("value: 1024,", "value: true,", 1).encode(), "core.max_neurons"),
     "bad-split": (lambda: _valid_text().replace("value: any", "value: thirds").encode(), "mapping.tile_split"),
     "not-a-mapping": (lambda: b"- just\n- a list\n", "mapping"),

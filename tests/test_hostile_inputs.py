@@ -3,7 +3,8 @@ option values out of range, network configs (wrong types, NaN, sizes,
 nesting, non-UTF-8, YAML aliases), checkpoints (another architecture,
 strings where tensors go, non-list history, NaN weights, pickled code),
 paths (FIFOs, devices and folders as inputs; /proc, /sys, /dev, folders and
-files in the way as outputs), CIFAR-10 batches carrying code, N-MNIST files,
+files in the way as outputs), hardware profiles with NaN, infinite or negative
+numbers, CIFAR-10 batches carrying code, N-MNIST files,
 input contracts in netx files, sample counts beyond the data set.
 
 Every case must be refused cleanly: exit code 2, one line on stderr, no
@@ -431,7 +432,32 @@ def arch_cases(ws, rng):
     return cases
 
 
-FAMILIES = (arch_cases, options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
+def profile_cases(ws, rng):
+    """Hardware profiles whose numbers are not numbers a chip can have: NaN, +-inf or
+    negative per-op energies, times, powers, limits and compiler units (budget --profile FILE)."""
+    import yaml
+
+    from sca_lava.hardware.profile import profiles_dir
+
+    fields = {"loihi1": [("energy_pj", "synop_dense"), ("energy_pj", "neuron_active"), ("timing_ns", "synop_conv"),
+                         ("static", "power_mw_per_chip"), ("core", "max_neurons"), ("core", "max_synapse_bits"),
+                         ("routing", "hops_per_message")],
+              "loihi2": [("compiler", "max_synapse_words"), ("compiler", "neuron_memory_words"),
+                         ("compiler", "dense_synapse_bits"), ("energy_pj", "spike_hop")]}
+    cases = []
+    for name, picks in fields.items():
+        for sec, key in picks:
+            bad_value = [float("nan"), float("-inf"), float("inf"), -1][int(rng.integers(4))]
+            raw = yaml.safe_load((profiles_dir() / f"{name}.yaml").read_text())
+            raw[sec][key]["value"] = bad_value
+            path = ws.path(f"{name}_{key}.yaml")
+            path.write_text(yaml.safe_dump(raw))
+            cases.append((f"profile {name} {sec}.{key} = {bad_value}",
+                          ["budget", ws.net, "--profile", path, "--allocation-only", "--out", ws.out(), "--no-plots"]))
+    return cases
+
+
+FAMILIES = (profile_cases, arch_cases, options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
             nmnist_cases, sizes_cases)
 
 

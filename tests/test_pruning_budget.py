@@ -134,7 +134,7 @@ def structures(draw):
     steps = cfg.num_steps
     act = Activity([rng.random(int(np.prod(g.in_shape))) * 3 for g in geo],
                    [float(rng.uniform(0, g.positions * steps)) for g in geo], float(rng.random() * 5), steps, 8)
-    kind = draw(st.sampled_from(["params", "channels", "synops", "energy", "cores"]))
+    kind = draw(st.sampled_from(["params", "channels", "synops", "energy", "total_energy", "cores"]))
     n_regrow = draw(st.integers(0, 2))
     return cfg, geo, scores, active, act, kind, n_regrow, draw(st.floats(0.0, 1.2)), draw(st.sampled_from([0.0, 1.0]))
 
@@ -144,7 +144,7 @@ def structures(draw):
 def test_budget_holds_after_every_update_for_every_kind(case):
     cfg, geo, scores, active, act, kind, n_regrow, u, balance = case
     cost_aware = balance > 0
-    model = CostModel(cfg, kind, {"energy": "loihi2", "cores": "loihi1"}.get(kind))
+    model = CostModel(cfg, kind, {"energy": "loihi2", "total_energy": "loihi2", "cores": "loihi1"}.get(kind))
     cost = lambda m: model.evaluate(m, act)  # noqa: E731
     key = scores
     if cost_aware:
@@ -173,7 +173,7 @@ def test_budget_holds_after_every_update_for_every_kind(case):
 
 
 @pytest.mark.parametrize("budget,profile", [("cores=5", "loihi1"), ("energy=0.5", "loihi2"),
-                                            ("synops=0.4", None)])
+                                            ("total_energy=0.6", "loihi2"), ("synops=0.4", None)])
 def test_scheduled_updates_meet_each_budget(data, budget, profile):
     model = lively_masked_net()
     with torch.no_grad():
@@ -192,6 +192,27 @@ def test_scheduled_updates_meet_each_budget(data, budget, profile):
     if budget.startswith("cores"):
         spec = netx_spec(model.config, pruner.active_counts())
         assert allocate(spec, "loihi1", dense_weights=True).total_cores <= 5
+
+
+def test_total_energy_is_dynamic_plus_the_static_energy_of_the_structures_chips_and_step_time():
+    from sca_lava.hardware.energy import static_energy_pj, static_power_mw
+
+    cfg = tiny_config()
+    model = CostModel(cfg, "total_energy", "loihi2")
+    geo = model.geo
+    act = Activity([np.full(int(np.prod(g.in_shape)), 0.5) for g in geo], [g.positions * 4.0 for g in geo],
+                   2.0, 8, 4)
+    masks = {g.block: np.ones(g.out, dtype=bool) for g in geo if g.prunable}
+    b = model.breakdown(masks, act)
+    alloc = model.allocation(model.counts(masks))
+    assert b["static_energy_pj"] == pytest.approx(static_energy_pj(alloc, 8, b["layer_work_ns"]))
+    assert b["static_energy_pj"] > static_power_mw(alloc) * 8 * 103.0  # more than the barrier alone
+    assert model.evaluate(masks, act) == pytest.approx(b["energy_pj"] + b["static_energy_pj"])
+    # a channel of the busiest layer saves static energy too: its marginal exceeds the dynamic one
+    dyn = CostModel(cfg, "energy", "loihi2").marginal(masks, act)
+    tot = model.marginal(masks, act)
+    assert all(np.all(tot[blk] >= dyn[blk] - 1e-9) for blk in tot)
+    assert any(np.all(tot[blk] > dyn[blk]) for blk in tot)
 
 
 def tiny_config_file(tmp_path) -> str:

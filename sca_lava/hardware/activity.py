@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sca_lava.hardware.allocation import Allocation, SynView
+from sca_lava.hardware.allocation import Allocation
+from sca_lava.hardware.views import SynView
 
 QUANTITIES = ("synops", "synops_stored", "neuron_active", "neuron_inactive", "spikes_in", "spikes_out")
 
@@ -55,32 +56,38 @@ def decay_horizon(decay: int, bits: int = 24) -> float:
     return math.ceil((bits - 1) * math.log(2) / -math.log1p(-decay / 4096)) + 1
 
 
-def _horizon(layer) -> float:
-    n = layer.neuron
-    return decay_horizon(n.i_decay) + decay_horizon(n.v_decay)
+def neuron_horizon(i_decay: int, v_decay: int) -> float:
+    """Steps a CUBA neuron may hold nonzero state after its last input event:
+    the current decays to zero, then the voltage (the one definition of an
+    active neuron, shared by this count and the pruner's cost model)."""
+    return decay_horizon(i_decay) + decay_horizon(v_decay)
 
 
-def _events(v: SynView, x: np.ndarray) -> np.ndarray:
+def windowed_active(ev, horizon: float, dim: int):
+    """active[t] = an event in steps t-h+1 .. t along ``dim`` of the torch
+    tensor ``ev`` (h = ``horizon``; a horizon of the window or longer: any
+    event so far)."""
+    import torch
+
+    c = ev.to(torch.int32).cumsum(dim)
+    t = ev.shape[dim]
+    if horizon < t:
+        h = int(horizon)
+        shifted = torch.zeros_like(c)
+        shifted.narrow(dim, h, t - h).copy_(c.narrow(dim, 0, t - h))
+        c = c - shifted
+    return c > 0
+
+
+def _events(v: SynView, x: np.ndarray):
     """Synaptic input events per output neuron and step: x (T, Ci, Hi, Wi) ->
-    (T, Co, Ho, Wo), through the structural synapses."""
+    (T, Co, Ho, Wo) bool tensor, through the structural synapses."""
     import torch
 
     w = torch.from_numpy(v.struct.astype(np.float32))
     xt = torch.from_numpy((x != 0).astype(np.float32))
     out = torch.nn.functional.conv2d(xt, w, stride=v.stride, padding=v.padding, dilation=v.dilation)
-    return out.numpy() > 0.5
-
-
-def _windowed(ev: np.ndarray, h: float) -> np.ndarray:
-    """active[t] = any event in steps t-h+1 .. t (ev: (T, ...))."""
-    t = ev.shape[0]
-    c = np.cumsum(ev, axis=0)
-    if h >= t:
-        return c > 0
-    h = int(h)
-    shifted = np.zeros_like(c)
-    shifted[h:] = c[:-h]
-    return (c - shifted) > 0
+    return out > 0.5
 
 
 def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: dict[int, np.ndarray]
@@ -116,7 +123,7 @@ def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: di
         f_axon = sparse.csr_matrix((np.concatenate(va), (rows, cols)), shape=shape)
         ids = alloc.core_of_neuron[j].reshape(-1)
         p = sparse.csr_matrix((np.ones(out_size), (np.arange(out_size), ids)), shape=(out_size, ncores))
-        h = _horizon(spec_layers[j])
+        h = neuron_horizon(spec_layers[j].neuron.i_decay, spec_layers[j].neuron.v_decay)
         bias_on = None
         if v.bias_nonzero is not None and v.bias_nonzero.any():
             b = v.bias_nonzero
@@ -131,7 +138,7 @@ def count_activity(alloc: Allocation, input_spikes: np.ndarray, layer_spikes: di
             sto = f_stored.T @ x
             sin = f_axon.T @ x
             xs = x.T.reshape((t,) + v.in_shape)
-            active = _windowed(_events(v, xs), h).reshape(t, out_size).T | (y > 0)
+            active = windowed_active(_events(v, xs), h, 0).numpy().reshape(t, out_size).T | (y > 0)
             if bias_on is not None:
                 active |= bias_on[:, None]
             act = p.T @ active.astype(np.float64)

@@ -83,6 +83,22 @@ def op_time_ns(profile, kind: str, encoding: str | None = None) -> dict[str, flo
     }
 
 
+def _encoding(la) -> str:
+    encs = [t.encoding for t in la.tiles]
+    return max(set(encs), key=encs.count)
+
+
+def layer_prices(alloc: Allocation) -> list[dict[str, float]]:
+    """Per neuron layer, :func:`op_energy_pj` of its kind and of the synapse
+    encoding most of its cores use (the pruner's per-layer prices)."""
+    return [op_energy_pj(alloc.profile, la.view.kind, _encoding(la)) for la in alloc.layers]
+
+
+def layer_times(alloc: Allocation) -> list[dict[str, float]]:
+    """Per neuron layer, :func:`op_time_ns` as :func:`layer_prices` prices it."""
+    return [op_time_ns(alloc.profile, la.view.kind, _encoding(la)) for la in alloc.layers]
+
+
 def _per_core(alloc: Allocation, fn) -> dict[str, np.ndarray]:
     """Per-op cost of every core (its layer's kind, its synapse encoding and the
     payload of the messages it receives, i.e. of the layer before)."""
@@ -140,8 +156,7 @@ def estimate(alloc: Allocation, act: Activity) -> dict:
     latency_us = float(step_ns.sum(axis=1).mean()) * 1e-3
     busiest_core = np.bincount(work.argmax(axis=1).reshape(-1), minlength=alloc.total_cores)
     dynamic = float(sum(breakdown_uj.values()))
-    static_uj = p["static.power_mw_per_chip"] * alloc.chips * latency_us * 1e-3
-    # mW x us = nJ = 1e-3 uJ
+    static_uj = static_power_mw(alloc) * latency_us * 1e-3  # mW x us = nJ = 1e-3 uJ
     return {
         "dynamic_energy_uj": dynamic,
         "static_energy_uj": static_uj,
@@ -155,3 +170,40 @@ def estimate(alloc: Allocation, act: Activity) -> dict:
         "busiest_core": int(busiest_core.argmax()),
         "latency_model": "sum over steps of (step_overhead + busiest core's work that step)",
     }
+
+
+def static_power_mw(alloc: Allocation) -> float:
+    """Static power of the chips an allocation occupies (every chip used draws it)."""
+    return alloc.profile["static.power_mw_per_chip"] * alloc.chips
+
+
+def layer_work_ns(alloc: Allocation, counts: list[dict[str, float]], steps: int) -> list[float]:
+    """Per neuron layer, its cores' work in one step (ns, all its cores together)
+    from its op counts per inference (``counts[j]``: ``synop``,
+    ``neuron_active``, ``neuron_inactive``, ``spike_out``; missing keys 0),
+    priced with :func:`op_time_ns` of its kind and most common encoding."""
+    return [(c.get("synop", 0.0) * tm["synop"] + c.get("neuron_active", 0.0) * tm["neuron_active"]
+             + c.get("neuron_inactive", 0.0) * tm["neuron_inactive"]
+             + c.get("spike_out", 0.0) * (tm["spike_out"] + tm["message"])) / max(steps, 1)
+            for tm, c in zip(layer_times(alloc), counts)]
+
+
+def step_time_ns(alloc: Allocation, work_ns: list[float] | None = None) -> float:
+    """One time step: the barrier plus the busiest core's work, each layer's
+    work (:func:`layer_work_ns`) spread evenly over its cores. Without work,
+    an idle step: every neuron updated as inactive (the floor)."""
+    p = alloc.profile
+    if work_ns is None:
+        per_core = [max(t.usage["neurons"] for t in la.tiles) * p["timing_ns.neuron_inactive"] for la in alloc.layers]
+    else:
+        per_core = [w / la.cores for w, la in zip(work_ns, alloc.layers)]
+    return p["timing_ns.step_overhead"] + max(per_core)
+
+
+def static_energy_pj(alloc: Allocation, steps: int, work_ns: list[float] | None = None) -> float:
+    """Static energy of one inference of ``steps`` steps on the allocation's
+    chips: static power x chips x steps x :func:`step_time_ns` (mW x ns = pJ).
+    The pruner prices a candidate structure with it (its allocation, its
+    measured per-layer work); :func:`estimate` uses the busiest core of every
+    step instead, so this is its mean-work approximation."""
+    return static_power_mw(alloc) * steps * step_time_ns(alloc, work_ns)

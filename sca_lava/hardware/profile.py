@@ -62,13 +62,31 @@ SCHEMA: dict[str, dict[str, str]] = {
         "spike_message": "num",
     },
 }
+#: optional sections (all their fields required when present): ``compiler`` = Intel's Loihi 2
+#: compiler's per-core resources in its own units (its per-core distribution table), counted
+#: by sca_lava.hardware.compiler when ``mapping.tile_split`` is ``compiler``
+OPTIONAL: dict[str, dict[str, str]] = {
+    "compiler": {
+        "word_bits": "count",  # bits of one synaptic-memory word
+        "max_synapse_words": "count",  # SynMem words per core
+        "dense_synapse_bits": "count",  # bits per dense-layer synapse in a word
+        "conv_synapse_bits": "count",  # bits per stored conv kernel weight in a word
+        "neuron_memory_words": "count",  # words shared by neuron state and the output axon map
+        "words_per_neuron": "count",
+        "words_per_axon_map": "count0",
+        "max_axon_in": "count",  # input-axon entries per core
+    },
+}
 TOP_LEVEL_TEXT = ("name", "description")
-#: optional top-level section: measured cross-checks, name -> {value: number, source: text}
+#: optional top-level section: measured comparisons, name -> {value: number, source: text[, kind: ...]};
+#: kind "check" (default): an independent cross-check; "fit": the residual of a calibration on that measurement
 VALIDATION = "validation"
+CHECK_KINDS = ("check", "fit")
 MODES = ("dense", "sparse")
 #: how the mapper may cut a layer into per-core tiles: "any" = any equal split of channels,
-#: rows and columns (NxTF-like search); "halve" = only halvings of the layer (Loihi 2's compiler)
-SPLITS = ("any", "halve")
+#: rows and columns (NxTF-like search); "halve" = only halvings of the layer; "compiler" = as
+#: Intel's Loihi 2 compiler does, counted in its units (section ``compiler``)
+SPLITS = ("any", "halve", "compiler")
 
 
 @dataclass
@@ -160,9 +178,9 @@ def json_schema() -> dict:
 
     sections = {sec: {"type": "object", "additionalProperties": False, "required": list(fields),
                       "properties": {k: entry(kind) for k, kind in fields.items()}}
-                for sec, fields in SCHEMA.items()}
+                for sec, fields in {**SCHEMA, **OPTIONAL}.items()}
     check = {"type": "object", "additionalProperties": False, "required": ["value", "source"],
-             "properties": {"value": _VALUE["num"], "source": _TEXT}}
+             "properties": {"value": _VALUE["num"], "source": _TEXT, "kind": {"enum": list(CHECK_KINDS)}}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object", "additionalProperties": False, "required": list(SCHEMA),
@@ -185,7 +203,7 @@ def _problem(error) -> tuple[str, str]:
     if v == "additionalProperties":
         extra = sorted(set(inst) - set(error.schema.get("properties", {})))
         allowed = ", ".join(error.schema.get("properties", {}))
-        if path and path[-1] not in SCHEMA and path[0] != VALIDATION:  # inside a {value, source} entry
+        if path and path[-1] not in SCHEMA and path[-1] not in OPTIONAL and path[0] != VALIDATION:  # an entry
             return fld, f"unknown key {extra[0]!r} (allowed: value, source, assumption)"
         return ".".join([*path, str(extra[0])]), f"unknown key (allowed: {allowed})"
     if v == "oneOf":
@@ -204,6 +222,8 @@ def _problem(error) -> tuple[str, str]:
         return fld, f"must be {want.get(error.validator_value, error.validator_value)}, got {inst!r}"
     if v == "minimum":
         return fld, (f"must not be negative, got {inst!r}" if inst < 0 else f"must be positive, got {inst!r}")
+    if v == "enum" and path and path[-1] == "kind":
+        return fld, f"must be one of {', '.join(CHECK_KINDS)}, got {inst!r}"
     if v == "enum":
         choices = SPLITS if "mapping" in path else MODES
         return fld, (f"must be one of {', '.join(choices)}, got {inst!r}" if "mapping" in path
@@ -228,15 +248,19 @@ def validate_profile(data, path: str = "<profile>") -> Profile:
         if not error.absolute_path and error.validator == "type":
             raise ScaLavaError(f"{path}: a hardware profile must be a YAML mapping")
         raise _err(path, *_problem(error))
+    if data["mapping"]["tile_split"]["value"] == "compiler" and "compiler" not in data:
+        raise _err(path, "compiler", "missing section (mapping.tile_split: compiler counts the compiler's units)")
     values: dict[str, object] = {}
     basis: dict[str, str] = {}
-    for section, fields in SCHEMA.items():
+    present = {**SCHEMA, **{sec: f for sec, f in OPTIONAL.items() if sec in data}}
+    for section, fields in present.items():
         for key, kind in fields.items():
             fld, entry = f"{section}.{key}", data[section][key]
             cited = "source" if "source" in entry else "assumption"
             basis[fld] = f"{cited}: {entry[cited].strip()}"
             values[fld] = _value(path, fld, kind, entry["value"])
-    validation = {str(k): {"value": _value(path, f"{VALIDATION}.{k}", "num", e["value"]), "source": e["source"].strip()}
+    validation = {str(k): {"value": _value(path, f"{VALIDATION}.{k}", "num", e["value"]), "source": e["source"].strip(),
+                           "kind": e.get("kind", "check")}
                   for k, e in data.get(VALIDATION, {}).items()}
     return Profile(name=data.get("name", Path(path).stem), path=path, description=str(data.get("description", "")),
                    values=values, basis=basis, validation=validation)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sca_lava.hardware.compiler import COLUMNS
+
 
 def fmt(v, nd=3):
     if v is None:
@@ -15,17 +17,45 @@ def fmt(v, nd=3):
     return f"{v:.{nd}g}" if isinstance(v, float) else str(v)
 
 
+def _shape(ly: dict) -> str:
+    return "x".join(map(str, ly["out_shape"]))
+
+
+def core_distribution(res: dict) -> list[dict] | None:
+    """Rows of Intel's Loihi 2 compiler's per-core distribution table (mean per
+    core, output layer first, as its log prints it) for a budget in its units;
+    None for a profile counted in bits."""
+    if "neuron_groups" not in res["layers"][0].get("usage_per_core", {}):
+        return None
+    return [{"layer": ly["layer"], "kind": ly["kind"], "shape": _shape(ly), "cores": ly["cores"],
+             **{col: (ly["usage_per_core"][key] if key else None) for col, key in COLUMNS.items()}}
+            for ly in reversed(res["layers"])]
+
+
+def print_core_distribution(rows: list[dict]) -> None:
+    print("  per-core distribution in Intel's Loihi 2 compiler's units (mean per core, output layer first; "
+          "AxonMem not modelled):")
+    print(f"  {'layer':>5} {'kind':<6} {'shape':<12} " + " ".join(f"{c:>8}" for c in COLUMNS) + f" {'cores':>5}")
+    for r in rows:
+        vals = " ".join(f"{'-' if r[c] is None else round(r[c]):>8}" for c in COLUMNS)
+        print(f"  {r['layer']:>5} {r['kind']:<6} {r['shape']:<12} {vals} {r['cores']:>5}")
+
+
 def print_budget(res: dict) -> None:
     print(f"{res['model']} on {res['profile']}: {res['cores']} cores, {res['chips']} chip(s) "
           f"(lower bound {res['lower_bound_cores']} cores)")
-    print(f"  {'layer':>5} {'kind':<6} {'shape':<12} {'neurons':>8} {'syn bits':>10} {'cores':>5} {'LB':>4} "
-          f"{'bound by':<13} {'energy uJ':>9}")
+    mem = "synapse_words" if "synapse_words" in res["layers"][0] else "synapse_bits"
+    print(f"  {'layer':>5} {'kind':<6} {'shape':<12} {'neurons':>8} {mem.replace('synapse_', 'syn '):>10} "
+          f"{'cores':>5} {'LB':>4} {'bound by':<13} {'energy uJ':>9}")
     for ly in res["layers"]:
         e = ly.get("energy_uj")
         e_tot = sum(e.values()) if e else None
-        print(f"  {ly['layer']:>5} {ly['kind']:<6} {'x'.join(map(str, ly['out_shape'])):<12} {ly['neurons']:>8} "
-              f"{ly['synapse_bits']:>10} {ly['cores']:>5} {ly['lower_bound']:>4} {ly['binding_limit']:<13} "
+        print(f"  {ly['layer']:>5} {ly['kind']:<6} {_shape(ly):<12} {ly['neurons']:>8} "
+              f"{ly[mem]:>10} {ly['cores']:>5} {ly['lower_bound']:>4} {ly['binding_limit']:<13} "
               f"{fmt(e_tot):>9}")
+    rows = core_distribution(res)
+    if rows:
+        print_core_distribution(rows)
     if res.get("dynamic_energy_uj") is not None:
         br = ", ".join(f"{k} {v:.3g}" for k, v in res["energy_breakdown_uj"].items())
         print(f"  per inference: dynamic {res['dynamic_energy_uj']:.4g} uJ ({br}); static "

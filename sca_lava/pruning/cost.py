@@ -1,5 +1,5 @@
-"""What a channel costs where users pay: parameters, SynOps, dynamic energy
-on a hardware profile, or cores on a profile.
+"""What a channel costs where users pay: parameters, SynOps, dynamic (or
+dynamic + static) energy on a hardware profile, or cores on a profile.
 
 One cost model, the hardware package's (docs/hardware.md), evaluated on the
 masked network during training instead of on an exported file:
@@ -21,6 +21,9 @@ masked network during training instead of on an exported file:
   spike messages with :func:`sca_lava.hardware.energy.op_energy_pj`; messages
   per spike = the cores of the next layer that hold an axon for it, read from
   the allocation of the candidate structure;
+* **total energy** = energy + static energy:
+  :func:`sca_lava.hardware.energy.static_energy_pj` of the candidate's
+  allocation (chips) and its per-layer work per step (the step time);
 * **cores** = :func:`sca_lava.hardware.allocation.allocate` of the candidate
   structure (:func:`sca_lava.geometry.netx_spec`), cached by channel counts.
 
@@ -42,16 +45,27 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import LayerGeometry, channel_counts, channel_masks, count_params, netx_spec
+from sca_lava.hardware.activity import neuron_horizon, windowed_active
+from sca_lava.hardware.allocation import NEURON_LIMITS
+from sca_lava.hardware.energy import (
+    layer_prices,
+    layer_times,
+    layer_work_ns,
+    static_energy_pj,
+    static_power_mw,
+)
 
 BUDGET_KINDS = {
     "params": "kept fraction of the dense network's synaptic parameters",
     "synops": "kept fraction of the dense network's SynOps per inference (measured activity)",
     "energy": "kept fraction of the dense network's dynamic energy per inference on --profile",
+    "total_energy": "kept fraction of the dense network's dynamic + static energy per inference on --profile",
     "cores": "number of cores on --profile (an integer)",
     "channels": "kept fraction of the prunable channels",
 }
-NEEDS_ACTIVITY = ("synops", "energy")
-NEEDS_PROFILE = ("energy", "cores")
+NEEDS_ACTIVITY = ("synops", "energy", "total_energy")
+NEEDS_PROFILE = ("energy", "cores", "total_energy")
+ENERGY_KINDS = ("energy", "total_energy")
 
 
 def parse_budget(text: str) -> tuple[str, float]:
@@ -187,12 +201,7 @@ def _windowed_per_image(fired, geo: LayerGeometry, horizon: float):
         ev = ev.reshape(n, t, -1) > 0.5
     else:
         ev = fired.reshape(n, 1, t).transpose(1, 2) > 0
-    c = ev.to(torch.int32).cumsum(dim=1)
-    if horizon < t:  # active[t] = an event in steps t-h+1 .. t
-        h = int(horizon)
-        c = c.clone()
-        c[:, h:] -= ev.to(torch.int32).cumsum(dim=1)[:, :-h]
-    return (c > 0).reshape(n, -1).sum(1).to(torch.float32)
+    return windowed_active(ev, horizon, 1).reshape(n, -1).sum(1).to(torch.float32)
 
 
 @dataclass
@@ -223,10 +232,8 @@ class Activity:
 def horizon_of(block) -> float:
     """Steps a neuron of a SLAYER CUBA block stays active after an input event
     (the exported iDecay/vDecay, as the hardware activity count uses)."""
-    from sca_lava.hardware.activity import decay_horizon
-
     dp = block.neuron.device_params
-    return decay_horizon(int(dp["iDecay"])) + decay_horizon(int(dp["vDecay"]))
+    return neuron_horizon(int(dp["iDecay"]), int(dp["vDecay"]))
 
 
 def install_cost_taps(graph) -> dict[int, CostTap]:
@@ -360,15 +367,8 @@ class CostModel:
 
     def _prices(self, alloc) -> list[dict]:
         """Per-op energies of each layer (its kind and its cores' synapse encoding)."""
-        from sca_lava.hardware.energy import op_energy_pj
-
         if id(alloc) not in self._prices_of:
-            out = []
-            for la, g in zip(alloc.layers, self.geo):
-                encs = [t.encoding for t in la.tiles]
-                enc = max(set(encs), key=encs.count)
-                out.append(op_energy_pj(self.profile, "dense" if g.kind == "dense" else "conv", enc))
-            self._prices_of[id(alloc)] = out
+            self._prices_of[id(alloc)] = layer_prices(alloc)
         return self._prices_of[id(alloc)]
 
     def _dest(self, alloc, j: int) -> np.ndarray:
@@ -377,11 +377,7 @@ class CostModel:
         present), a row per feeding channel for a pool."""
         key = (id(alloc), j)
         if key not in self._dest_of:
-            la = alloc.layers[j]
-            d = np.zeros(int(np.prod(la.view.in_shape)), dtype=np.float64)
-            for t in la.tiles:
-                np.add.at(d, t.in_index[t.has_axon], 1.0)
-            d = d.reshape(-1, self.fan[j].size)
+            d = np.asarray(alloc.dest_cores(j), dtype=np.float64).reshape(-1, self.fan[j].size)
             self._dest_of[key] = d if self.geo[j].depthwise else d.mean(0)
         return self._dest_of[key]
 
@@ -455,8 +451,12 @@ class CostModel:
                                          for p, n, a in zip(prices, neurons, active)),
                   "spike_out": sum(p["spike_out"] * v for p, v in zip(prices, spikes_out)),
                   "routing": sum(p["message"] * v for p, v in zip(prices, msgs)) + last["message"] * act.host}
+            work = layer_work_ns(alloc, [{"synop": s, "neuron_active": a, "neuron_inactive": n - a, "spike_out": o}
+                                         for s, a, n, o in zip(syn, active, neurons, spikes_out)], act.steps)
+            static = static_energy_pj(alloc, act.steps, work)
             out.update({"messages": float(sum(msgs) + act.host), "energy_pj": float(sum(pj.values())),
-                        "energy_breakdown_pj": {k: float(v) for k, v in pj.items()}})
+                        "energy_breakdown_pj": {k: float(v) for k, v in pj.items()}, "layer_work_ns": work,
+                        "static_energy_pj": static, "total_energy_pj": float(sum(pj.values())) + static})
         return out
 
     def evaluate(self, masks: dict[int, np.ndarray], act: Activity | None = None, alloc=None) -> float:
@@ -474,7 +474,7 @@ class CostModel:
             masks_all = channel_masks(self.geo, masks)
             prep = self._prepared(act)
             return float(sum(self._synops_in(j, counts, masks_all, prep[j]["w"]) for j in range(len(self.geo))))
-        return self.breakdown(masks, act, alloc)["energy_pj"]
+        return self.breakdown(masks, act, alloc)["energy_pj" if self.kind == "energy" else "total_energy_pj"]
 
     def marginal(self, masks: dict[int, np.ndarray], act: Activity | None = None) -> dict[int, np.ndarray]:
         """Block -> per-channel cost that removing the channel alone would save
@@ -489,12 +489,15 @@ class CostModel:
         out = {}
         alloc = self.allocation(counts) if self.profile is not None else None
         prep = self._prepared(act) if act is not None and self.kind in NEEDS_ACTIVITY else None
-        prices = self._prices(alloc) if self.kind == "energy" else None
+        prices = self._prices(alloc) if self.kind in ENERGY_KINDS else None
+        static = self._static_shares(masks, act, alloc, counts) if self.kind == "total_energy" else None
         for j, chain in self.chain.items():
             g = self.geo[j]
             cost = 0.0
             for k in chain:
                 cost = cost + self._own_marginal(k, counts, masks_all, act, alloc, prep, prices, counts[j])
+                if static is not None:
+                    cost = cost + static(k, self.next[k])
             out[g.block] = np.asarray(cost, dtype=np.float64) * np.ones(g.out)
         return out
 
@@ -513,7 +516,7 @@ class CostModel:
             lim = alloc.limits
             per = alloc.layers[j].cores / max(width, 1)
             for k in readers:
-                if alloc.layers[k].binding_limit(lim) != "neurons":
+                if alloc.layers[k].binding_limit(lim) not in NEURON_LIMITS:
                     per += alloc.layers[k].cores / max(width, 1)
             return per
         if g.depthwise:
@@ -536,6 +539,23 @@ class CostModel:
             cost = cost + synops + prices[k]["message"] * self._messages(alloc, k, prep[k]["S"], masks_all[j])
         return cost
 
+    def _static_shares(self, masks, act: Activity, alloc, counts):
+        """(j, next layers) -> static pJ one channel of layer j saves, first order: the
+        step time is the busiest layer's work per core, so only a channel of that
+        layer (its mean share) or feeding it (the SynOps its spikes cause there) moves it."""
+        work = self.breakdown(masks, act, alloc)["layer_work_ns"]
+        per_core = [w / la.cores for w, la in zip(work, alloc.layers)]
+        top = int(np.argmax(per_core))
+        pj_per_ns = static_power_mw(alloc) * act.steps  # static pJ per ns of step time
+        t_syn = layer_times(alloc)[top]["synop"]
+        prep = self._prepared(act)
+
+        def share(j, nxt):
+            own = pj_per_ns * per_core[j] / max(counts[j], 1) if j == top else 0.0
+            return own + sum(pj_per_ns * t_syn * counts[k] * prep[k]["w"] / act.steps / alloc.layers[k].cores
+                             for k in nxt if k == top)
+        return share
+
     def spike_prices(self, masks: dict[int, np.ndarray]) -> list[np.ndarray | None]:
         """Per synaptic layer j, what one spike of each of its input neurons
         (flat C,H,W order, as :class:`CostTap` counts them) costs in this
@@ -548,7 +568,7 @@ class CostModel:
             return [None] * len(self.geo)
         counts = self.counts(masks)
         masks_all = channel_masks(self.geo, masks)
-        alloc = self.allocation(counts) if self.kind == "energy" else None
+        alloc = self.allocation(counts) if self.kind in ENERGY_KINDS else None
         prices = self._prices(alloc) if alloc is not None else None
         out = []
         for j, g in enumerate(self.geo):

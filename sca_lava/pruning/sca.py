@@ -357,7 +357,7 @@ class SCAPruner(Callback):
         low = self.cost_model.evaluate(cheapest, act)
         if low > final:
             unit = {"params": "parameters", "channels": "channels", "synops": "SynOps per inference",
-                    "energy": "pJ per inference", "cores": "cores"}[self.kind]
+                    "energy": "pJ per inference", "total_energy": "pJ per inference", "cores": "cores"}[self.kind]
             on = f" on {self.config.profile}" if self.kind in NEEDS_PROFILE else ""
             def num(v: float) -> str:
                 return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
