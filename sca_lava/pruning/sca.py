@@ -10,7 +10,8 @@ criterion that does not regrow never brings a pruned channel back.
 The global order (``PruneConfig.ranking``):
 
 * ``layer`` (default): each channel's score per unit of its marginal cost in
-  the budget's currency, ranked *within its layer* as a fraction of the
+  the budget's currency (the score alone for the random criteria), ranked
+  *within its layer* among its active channels, as a fraction of the
   layer's width (:func:`layer_percentile`); layers then give channels in
   step (ties: the costlier channel first), and the regrowth signal is
   ranked the same way. Why: a layer is a link in a chain, and scores of
@@ -337,10 +338,10 @@ class SCAPruner(Callback):
         key = tiebreak = None
         if cfg.effective_ranking in ("cost", "layer"):  # importance per unit of marginal cost; ties: costlier first
             marg = model.marginal(masks, act)
-            key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
+            key = {b: scores[b] / np.maximum(marg[b], 1e-12) if self.criterion.priced else scores[b] for b in scores}
             tiebreak = {b: -marg[b] for b in scores}
-            if cfg.effective_ranking == "layer":  # ranked within each layer (see module doc)
-                key = {b: layer_percentile(v) for b, v in key.items()}
+            if cfg.effective_ranking == "layer":  # ranked within each layer, active channels only (module doc)
+                key = {b: layer_percentile(v, masks[b]) for b, v in key.items()}
                 signal = {b: layer_percentile(v) for b, v in signal.items()}
         balance = 1.0 if cfg.effective_ranking == "cost" else 0.0
         exact = None

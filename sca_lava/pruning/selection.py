@@ -15,12 +15,28 @@ import numpy as np
 from sca_lava.geometry import LayerGeometry
 
 
-def layer_percentile(values: np.ndarray) -> np.ndarray:
+def layer_percentile(values: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
     """Rank of each value within its layer as a fraction of the layer's width
     (lowest 1/n, highest 1; ties by index), so layers of any width and any
-    score scale interleave evenly in one global order."""
+    score scale interleave evenly in one global order.
+
+    With ``active`` (the layer's mask) only the active channels are ranked
+    by value, all above the pruned ones: a layer with p of its n channels
+    pruned gives its active ones (p+1)/n .. 1, whatever the pruned ones'
+    keys. Why (issue 31): an activity score is exactly 0 on a pruned channel,
+    so activity criteria always ranked pruned channels lowest, while random,
+    taylor and gain gave them arbitrary keys; a cut at one percentile then
+    kept the same per-layer fractions for the one and drifting ones for the
+    others, and the comparison measured the shape, not the choice of
+    channels. Ranked this way every criterion's cut keeps the same fraction
+    of every layer (exactly, where a channel's cost depends on its layer
+    only: params, channels) and the criteria differ in which channels only."""
     values = np.asarray(values, dtype=np.float64)
-    return (np.argsort(np.argsort(values, kind="stable"), kind="stable") + 1.0) / max(len(values), 1)
+    n = len(values)
+    alive = np.ones(n, dtype=bool) if active is None else np.asarray(active, dtype=bool)
+    pos = np.empty(n, dtype=np.float64)
+    pos[np.lexsort((np.arange(n), values, alive))] = np.arange(n)  # pruned first, then by value, then index
+    return (pos + 1.0) / max(n, 1)
 
 
 def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
