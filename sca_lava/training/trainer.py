@@ -352,8 +352,8 @@ class Trainer:
         from sca_lava.netx.contract import from_data
 
         contract = from_data(data, self.model.config.num_steps, self.cfg.encoding, self.cfg.seed)
-        if self.resumed_contract is not None and self.resumed_contract != contract.to_dict():
-            old, new = self.resumed_contract, contract.to_dict()
+        old, new = self.resumed_contract, contract.to_dict()
+        if old is not None and any(old.get(k) != v for k, v in new.items()):  # a field added since: None
             diff = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in new if old.get(k) != new[k])
             raise ScaLavaError(f"--resume: the checkpoint was trained on other inputs ({diff}); "
                                "resume with the same data options")
