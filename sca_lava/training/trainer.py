@@ -105,10 +105,20 @@ def distill_loss(student_out, teacher_out):
     return torch.nn.functional.mse_loss(student_out.mean(-1), teacher_out.mean(-1), reduction="sum")
 
 
-def rate_floor_penalty(outputs, floor: float):
+def rate_floor_penalty(outputs, floor: float, dist: DistContext | None = None):
     """Sum over the given layer outputs of (max(0, floor - mean rate) / floor)^2:
-    0 above the floor, 1 for a silent layer."""
-    return sum((torch.relu(floor - s.mean()) / floor) ** 2 for s in outputs)
+    0 above the floor, 1 for a silent layer. Under data parallelism the mean
+    is the GLOBAL batch's: every process all-reduces the layers' spike sums
+    and keeps the gradient of its own part, so the summed gradients are one
+    process's over the whole batch (the penalty is not linear in the rate:
+    a penalty on each shard's own mean is not the batch's)."""
+    if dist is None or not dist.enabled:
+        return sum((torch.relu(floor - s.mean()) / floor) ** 2 for s in outputs)
+    sums = [s.sum() for s in outputs]
+    totals = dist.all_reduce_(torch.tensor([float(v) for v in sums] + [float(s.numel()) for s in outputs],
+                                           dtype=torch.float64))
+    means = [(v + (float(totals[i]) - v.detach())) / float(totals[len(sums) + i]) for i, v in enumerate(sums)]
+    return sum((torch.relu(floor - m) / floor) ** 2 for m in means)
 
 
 class Callback:
@@ -320,7 +330,10 @@ class Trainer:
                     target = self.teacher(xb)
                 loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
             if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
-                loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * len(idx)
+                floor = cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor, ctx) * len(batch)
+                if ctx.enabled:  # every process adds the whole batch's term: its value counted once, its gradient on each
+                    floor = floor - floor.detach() * (1 - 1 / ctx.world_size)
+                loss = loss + floor
             for cb in self.callbacks:
                 extra = cb.loss(self, outs)
                 if extra is not None:
