@@ -82,8 +82,9 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
                    help="augmentation: random shifts of up to N pixels (default 0; images only)")
     p.add_argument("--flip", action="store_true", default=None, help="augmentation: random horizontal flips")
     p.add_argument("--rate-floor", type=float, default=None, metavar="R",
-                   help="push every hidden layer whose mean firing rate falls below R back up (default 0: off; "
-                        "the demo uses 0.02 so no layer falls silent while channels are pruned)")
+                   help="push every hidden layer whose mean firing rate falls below R back up (train: default 0, "
+                        "off; prune: default 0.02, the recommended recipe, so no layer falls silent while "
+                        "channels are pruned)")
     p.add_argument("--distill", type=float, default=None, metavar="W",
                    help="pruning: weight in [0, 1] of matching the dense net's output rates instead of the "
                         "label targets (default 0: labels only)")

@@ -43,7 +43,7 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
                      *, cost, budget: float, key: dict[int, np.ndarray] | None = None,
                      tiebreak: dict[int, np.ndarray] | None = None, balance: float = 0.0, n_regrow: int = 0,
                      regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1, exact=None,
-                     put_back: bool = True) -> tuple[dict[int, np.ndarray], dict]:
+                     put_back: bool = True, monotone: bool = True) -> tuple[dict[int, np.ndarray], dict]:
     """Global prune + regrow starting from the current masks ``active``.
 
     ``cost(masks) -> float`` is the budget's currency (``exact``, when given,
@@ -51,12 +51,19 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
     Channels are removed lowest ``key`` first (default: the score; equal keys:
     lowest ``tiebreak`` first, then the lowest index; ``balance``: see
     ``removable`` below), the
-    smallest prefix of that order that meets the budget (binary search: every
-    currency is non-increasing as channels go). ``put_back`` then returns
+    smallest prefix of that order that meets the budget (binary search:
+    params, channels, SynOps and energy on a fixed allocation are
+    non-increasing as channels go). ``monotone=False`` (cores: an
+    allocator may split 8 channels into more tiles than 9) only trusts what
+    it measured: when the longest prefix does not fit, every shorter one is
+    tried before the budget is called unreachable. ``put_back`` then returns
     channels removed in this update, best first, while the budget still holds
     (greedy removal overshoots by up to one channel). Returns the new boolean
-    masks and what changed; ``info["budget_met"]`` is False only when even
-    ``floor`` channels per layer cost more than ``budget``."""
+    masks and what changed; ``info["budget_met"]`` is False only when no
+    prefix of the order (down to ``floor`` channels per layer) meets
+    ``budget``, and the masks are then ``active`` unchanged: cutting every
+    layer to the floor, as this did before, wrecked the net for a budget
+    it could not meet anyway (the caller says so)."""
     geo_blocks = {g.block for g in geo if g.prunable}
     blocks = [b for b in sorted(scores) if b in geo_blocks]
     entries = [(b, c) for b in blocks for c in range(len(scores[b]))]
@@ -120,7 +127,10 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
         if cost(masks(keep)) <= budget:
             return keep, True
         if cost(masks(cut(keep, seq, len(seq)))) > budget:
-            return cut(keep, seq, len(seq)), False
+            for n in range(1, len(seq) if not monotone else 1):
+                if cost(masks(cut(keep, seq, n))) <= budget:
+                    return cut(keep, seq, n), True
+            return keep, False
         lo, hi = 1, len(seq)
         while lo < hi:
             mid = (lo + hi) // 2
@@ -162,6 +172,8 @@ def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], ac
                 break
         else:
             met = False
+    if not met:
+        keep = was.copy()
     new = masks(keep)
     pruned_now = [k for k in range(len(entries)) if was[k] and not keep[k]]
     regrown_now = [k for k in range(len(entries)) if keep[k] and not was[k]]
