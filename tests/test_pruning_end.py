@@ -12,12 +12,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_pruning_controls import lively, tiny_config
 
 from sca_lava.data import encode
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import geometry
 from sca_lava.models import build_network
-from sca_lava.models.config import NetworkConfig, small_config
 from sca_lava.pruning import PruneConfig, SCAPruner, select_structure
 
 
@@ -25,18 +25,6 @@ from sca_lava.pruning import PruneConfig, SCAPruner, select_structure
 def data(mnist5k):
     return mnist5k.subset(train=64, test=32)
 
-
-def tiny_config() -> NetworkConfig:
-    return NetworkConfig.from_dict({**small_config().to_dict(), "num_steps": 8})
-
-
-def lively(seed: int = 0):
-    model = build_network(tiny_config(), seed)
-    with torch.no_grad():
-        for block in model.blocks:
-            if hasattr(block, "synapse"):
-                block.synapse.weight.mul_(3.0)
-    return model
 
 
 @pytest.mark.parametrize("budget,profile", [("params=0.3", None), ("channels=0.4", None), ("cores=5", "loihi1")])
