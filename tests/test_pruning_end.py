@@ -26,7 +26,6 @@ def data(mnist5k):
     return mnist5k.subset(train=64, test=32)
 
 
-
 @pytest.mark.parametrize("budget,profile", [("params=0.3", None), ("channels=0.4", None), ("cores=5", "loihi1")])
 def test_the_ramps_last_epoch_is_an_update_whatever_the_interval(budget, profile):
     """6 epochs, interval 3: the default ramp ends after epoch 4. Updates ran
