@@ -10,10 +10,13 @@ import pytest
 import torch
 
 from sca_lava.data import encode
+from sca_lava.errors import ScaLavaError
+from sca_lava.geometry import geometry
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
-from sca_lava.pruning import CRITERIA, PruneConfig, SCAPruner, layer_percentile
+from sca_lava.pruning import CRITERIA, PruneConfig, SCAPruner, layer_percentile, select_structure
 from sca_lava.pruning.masks import MASK
+from sca_lava.pruning.selection import layer_zscores
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +116,37 @@ def test_random_regrow_regrows_what_the_gradient_asks_for_and_random_does_not():
         regrown[crit] = rec["regrown_channels"].get(str(block), [])
         assert bool(getattr(model.blocks[block], MASK)[off]) == (crit == "random-regrow")
     assert regrown["random"] == [] and regrown["random-regrow"] == [off]
+
+
+def test_per_layer_zscores_make_the_plain_ranking_rank_channels_not_layers():
+    """Scores of layers on scales 100x apart: a plain global ranking empties
+    the quiet layer first (a layer selector); standardised per layer, every
+    layer gives channels. The update applies it under ``normalize="zscore"``."""
+    geo = geometry(tiny_config())
+    rng = np.random.default_rng(4)
+    scales = {0: 0.01, 1: 1.0, 3: 100.0}
+    scores = {g.block: rng.random(g.out) * scales[g.block] for g in geo if g.prunable}
+    active = {b: np.ones(len(s), bool) for b, s in scores.items()}
+    z = layer_zscores(scores, active)
+    assert all(abs(z[b].mean()) < 1e-12 and abs(z[b].std() - 1) < 1e-12 for b in z)
+
+    def channels(m):
+        return float(sum(v.sum() for v in m.values()))
+
+    plain, _ = select_structure(geo, scores, active, cost=channels, budget=56 - 14)
+    even, _ = select_structure(geo, z, active, cost=channels, budget=56 - 14)
+    assert [int(plain[b].sum()) for b in (0, 1, 3)] == [1, 9, 32]
+    assert all(0 < int(even[b].sum()) < len(even[b]) for b in (0, 1, 3))
+    kept = {}
+    for norm in (None, "zscore"):
+        pruner = SCAPruner(PruneConfig(criterion="group-l1", ranking="plain", normalize=norm,
+                                       budget="channels=0.6", ramp_epochs=1))
+        pruner.attach(lively(3), 2)
+        pruner.update(1)
+        kept[norm] = pruner.active_counts()
+    assert kept[None] != kept["zscore"] and sum(kept[None][:3]) == sum(kept["zscore"][:3])
+    with pytest.raises(ScaLavaError, match="plain ranking"):
+        PruneConfig(criterion="sca", normalize="zscore").validate()
+    with pytest.raises(ScaLavaError, match="normalisation"):
+        PruneConfig(criterion="sca-paper", normalize="minmax").validate()
+    PruneConfig(criterion="sca-paper", normalize="zscore").validate()

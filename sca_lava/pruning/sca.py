@@ -58,7 +58,7 @@ from sca_lava.pruning.cost import (
 from sca_lava.pruning.importance import RANKINGS, ScoreContext, get_criterion
 from sca_lava.pruning.masks import GAIN, MASK, install_gates
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
-from sca_lava.pruning.selection import layer_percentile, select_structure  # noqa: F401 (public here too)
+from sca_lava.pruning.selection import layer_percentile, layer_zscores, select_structure  # noqa: F401 (public here too)
 from sca_lava.training.trainer import Callback
 
 
@@ -84,6 +84,7 @@ class PruneConfig:
     seed: int = 0
     calibration_samples: int = 256  # training samples the dense reference activity is measured on
     cost_weight: float = 0.0  # loss weight of the batch's spikes priced in the budget currency (synops/energy; 0: off)
+    normalize: str | None = None  # plain ranking only: "zscore" standardises the scores within each layer first
 
     def validate(self) -> None:
         get_criterion(self.criterion)
@@ -105,6 +106,11 @@ class PruneConfig:
             raise ScaLavaError(f"cost weight must be a finite number >= 0, got {w!r}"[:160])
         if w > 0 and kind not in NEEDS_ACTIVITY:
             raise ScaLavaError(f"a cost weight prices spikes: it needs a synops or energy budget, not {kind}")
+        if self.normalize not in (None, "zscore"):
+            raise ScaLavaError(f"unknown score normalisation {self.normalize!r} (zscore, or none)"[:120])
+        if self.normalize and self.effective_ranking != "plain":
+            raise ScaLavaError("a per-layer score normalisation is for the plain ranking (the layer ranking ranks "
+                               "within each layer already)")
 
     @property
     def budget_kind(self) -> str:
@@ -357,7 +363,8 @@ class SCAPruner(Callback):
         else:
             def cost(m):
                 return model.evaluate(m, act)
-        new, info = select_structure(self.geo, scores, masks, cost=cost, exact=exact, budget=budget, key=key,
+        ranked = layer_zscores(scores, masks) if cfg.normalize == "zscore" else scores
+        new, info = select_structure(self.geo, ranked, masks, cost=cost, exact=exact, budget=budget, key=key,
                                      tiebreak=tiebreak, balance=balance, n_regrow=n_regrow, regrow_signal=signal,
                                      floor=cfg.floor, put_back=model.cheap or exact is not None,
                                      monotone=self.kind != "cores")

@@ -39,6 +39,25 @@ def layer_percentile(values: np.ndarray, active: np.ndarray | None = None) -> np
     return (pos + 1.0) / max(n, 1)
 
 
+def layer_zscores(scores: dict[int, np.ndarray], active: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Each layer's scores standardised over its active channels ((s - mean) /
+    std; 0 where they are all alike), its pruned channels below every active
+    one. Why: under a plain global ranking the layers' firing differs ~25x on
+    ``mnist_vgg``, so raw activity ranks layers, not channels (the paper's
+    setting with and without this, issue 31)."""
+    out = {}
+    for b, s in scores.items():
+        s = np.asarray(s, dtype=np.float64)
+        m = np.asarray(active[b], dtype=bool)
+        z = np.zeros_like(s)
+        if m.any():
+            sd = float(s[m].std())
+            z[m] = (s[m] - s[m].mean()) / sd if sd > 0 else 0.0
+            z[~m] = float(z[m].min()) - 1.0
+        out[b] = z
+    return out
+
+
 def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
                      *, cost, budget: float, key: dict[int, np.ndarray] | None = None,
                      tiebreak: dict[int, np.ndarray] | None = None, balance: float = 0.0, n_regrow: int = 0,
