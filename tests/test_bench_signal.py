@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def sig():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import bench_signal
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return bench_signal
+def sig(benchmark_script):
+    return benchmark_script("bench_signal")
 
 
 def _write(out: Path, method: str, budget: float, seed: int, accuracy: float, kind: str = "energy") -> None:
