@@ -37,7 +37,7 @@ def test_the_paper_setting_runs_chooses_its_lr_on_validation_and_resumes(paper, 
         if r["method"] != "dense":
             assert r["param_fraction"] <= r["budget"]
     table = (out / "table.md").read_text()
-    assert "| 9% | sca-paper+z |" in table and "| 28% | group-l1 |" in table
+    assert "| 9% | sca-paper+z |" in table and "| 28% | group-l1 |" in table and "| dense | dense |" in table
     capsys.readouterr()
     assert paper.main(["--out", str(out), "--seeds", "0", *SMALL]) == 0  # everything there: nothing reruns
     assert "seed 0" not in capsys.readouterr().out
