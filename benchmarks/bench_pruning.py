@@ -376,7 +376,7 @@ def plots(rows: list[dict], out: Path) -> list[str]:
 
 
 SCA_VARIANTS = ("sca", "sca-drive", "sca-paper")
-BASELINES = ("random", "group-l1", "gain", "taylor", "sca-noregrow")
+BASELINES = ("random", "random-regrow", "group-l1", "gain", "taylor", "sca-noregrow")
 
 
 def verdict(rows: list[dict]) -> list[str]:

@@ -39,7 +39,7 @@ def run(out: str, world: bool) -> list[dict]:
     pruner = Recording(PruneConfig(budget="synops=0.5", regrow=0.2, seed=0), reference=calib)
     pruner.seen = []
     trainer = Trainer(build_network(small_config(), seed=0),
-                      TrainConfig(epochs=3, batch_size=16, seed=0, lr=3e-3), [pruner], dist=dist)
+                      TrainConfig(epochs=3, batch_size=16, seed=0, lr=3e-3, rate_floor=0.2), [pruner], dist=dist)
     trainer.fit(data, progress=False, log=None)
     torch.save({"rank": dist.rank, "world_size": dist.world_size, "updates": pruner.seen,
                 "history": trainer.history}, out.replace("RANK", str(dist.rank)))

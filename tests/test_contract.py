@@ -178,3 +178,44 @@ def test_prune_resume_refuses_a_differing_pruning_flag():
     for flag in (["--regrow", "0.1"], ["--budget", "params=0.3"], ["--criterion", "random"], ["--interval", "2"]):
         with pytest.raises(ScaLavaError, match="--resume: .* differs from the checkpoint"):
             prune_config_from_args(parser.parse_args(["prune", "--resume", *flag]), recorded)
+
+
+def test_a_validation_split_holds_out_training_digits_and_travels_in_the_contract(tmp_path, capsys):
+    """--validation N: the last N training digits are evaluated on instead of
+    the test digits (recipe choices never see the test split), the contract
+    records it, a resume holds out the same ones, and checkpoints written
+    before the field existed still resume."""
+    from sca_lava.data import load_mnist5k
+    from sca_lava.training.trainer import evaluate_model, load_trained
+
+    full = load_mnist5k(0)
+    val = full.hold_out(500)
+    assert np.array_equal(val.train_x, full.train_x[:3500]) and np.array_equal(val.test_x, full.train_x[3500:])
+    assert np.array_equal(val.test_y, full.train_y[3500:]) and val.validation_size == 500
+    assert len(set(np.bincount(val.test_y))) > 1 and np.bincount(val.test_y).min() >= 30  # a random sample
+    for bad in (0, 4000, 2.5, True):
+        with pytest.raises(ScaLavaError, match="validation split"):
+            full.hold_out(bad)
+    with pytest.raises(ScaLavaError, match="already"):
+        val.hold_out(10)
+    (tmp_path / "small.json").write_text(json.dumps(small_config().to_dict()))
+    out = tmp_path / "v"
+    assert _train(out, "--epochs", 2, "--stop-after", 1, "--validation", 100) == 0
+    state = torch.load(out / "model.pt", weights_only=True)
+    c = state["contract"]
+    assert (c["validation_size"], c["train_size"], c["test_size"]) == (100, 32, 8)
+    model, _ = load_trained(out / "model.pt")
+    held = evaluate_model(model, full.train_x[3900:3908], full.train_y[3900:3908], 12, "rate-regular")
+    assert state["history"][-1]["test_accuracy"] == held["accuracy"]
+    capsys.readouterr()
+    assert main(["train", "--out", str(out), "--resume", "--no-progress", "--validation", "200"]) == 2
+    assert "validation_size 100 -> 200" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--no-progress", "--stop-after", "2"]) == 0
+    assert main(["export", str(out / "model.pt"), "--out", str(out / "m.net")]) == 0
+    assert read_netx(out / "m.net").contract.validation_size == 100
+    old = tmp_path / "old"  # a checkpoint from before the field: resumes as a run without validation
+    assert _train(old, "--epochs", 2, "--stop-after", 1) == 0
+    state = torch.load(old / "model.pt", weights_only=True)
+    del state["contract"]["validation_size"]
+    torch.save(state, old / "model.pt")
+    assert main(["train", "--out", str(old), "--resume", "--no-progress"]) == 0

@@ -250,6 +250,10 @@ def test_cli_energy_budget(tmp_path, capsys):
     assert "budget: `energy=0.5` on loihi2, layer ranking" in (tmp_path / "report.md").read_text()
     assert rep["budget"]["kind"] == "energy" and rep["budget"]["profile"] == "loihi2"
     assert rep["updates"][-1]["cost_fraction"] <= 0.5 + 1e-9
+    from sca_lava.pruning.report import plot_title
+
+    title = plot_title(rep)  # report.png's title: the budget in its currency (it said "% params")
+    assert "energy=0.5 on loihi2" in title and f"{100 * rep['budget']['cost_fraction']:.1f} % of the dense energy" in title
 
 
 # --------------------------------------------------------------------------- one cost model

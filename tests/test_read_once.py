@@ -59,6 +59,7 @@ def test_demo_reads_each_exported_file_once(tmp_path, reads):
                                   device="cpu"), log=None)
     assert summary["lava"]["samples"] == 2 and summary["deployed"]["verified_samples"] == 4
     assert summary["budget"]["loihi2"]["dense"]["dynamic_energy_uj"] is not None
+    assert 0 < summary["pruned"]["budget_cost_fraction"] <= 0.3 + 1e-9  # what the pruner enforced (energy=0.3)
     assert reads == {str(out / "dense.net"): 1, str(out / "pruned" / "pruned.net"): 1}
 
 

@@ -79,6 +79,9 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training samples")
     p.add_argument("--test-samples", type=positive_int, default=None,
                    help="evaluate on the first N test samples only")
+    p.add_argument("--validation", type=positive_int, default=None, metavar="N",
+                   help="hold out the last N training samples and evaluate on them instead of the test split "
+                        "(for choosing a recipe; recorded in the input contract)")
     p.add_argument("--resume", action="store_true",
                    help=f"continue from {resume_from} with its recorded configuration")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -93,8 +96,9 @@ def add_training_args(p: argparse.ArgumentParser, resume_from: str) -> None:
                    help="augmentation: random shifts of up to N pixels (default 0; images only)")
     p.add_argument("--flip", action="store_true", default=None, help="augmentation: random horizontal flips")
     p.add_argument("--rate-floor", type=float, default=None, metavar="R",
-                   help="push every hidden layer whose mean firing rate falls below R back up (default 0: off; "
-                        "the demo uses 0.02 so no layer falls silent while channels are pruned)")
+                   help="push every hidden layer whose mean firing rate falls below R back up (train: default 0, "
+                        "off; prune: default 0.02, the recommended recipe, so no layer falls silent while "
+                        "channels are pruned)")
     p.add_argument("--distill", type=float, default=None, metavar="W",
                    help="pruning: weight in [0, 1] of matching the dense net's output rates instead of the "
                         "label targets (default 0: labels only)")
@@ -283,6 +287,9 @@ def load_training_data(args, recorded: dict | None, num_steps: int):
     if split_seed is None:
         split_seed = c.get("split_seed") if c.get("split_seed") is not None else DEFAULTS["split_seed"]
     data = load_dataset(name, args.data_root, seed=split_seed, num_steps=num_steps)
+    validation = getattr(args, "validation", None) or c.get("validation_size")
+    if validation:
+        data = data.hold_out(validation)
     sizes = {}
     for key, field, have in (("train_samples", "train_size", len(data.train_x)),
                              ("test_samples", "test_size", len(data.test_x))):

@@ -34,7 +34,8 @@ def _options(p) -> None:
                    help="the one budget: " + "; ".join(f"{k}: {v}" for k, v in BUDGET_KINDS.items())
                    + " (default params=0.3)")
     p.add_argument("--profile", default=None, help="hardware profile of an energy or cores budget (e.g. loihi2)")
-    p.add_argument("--criterion", default=None, choices=tuple(CRITERIA), help="channel importance (default sca)")
+    p.add_argument("--criterion", default=None, choices=tuple(CRITERIA),
+                   help="channel importance (default sca-drive, with --rate-floor 0.02: the recommended recipe)")
     p.add_argument("--ranking", default=None, choices=RANKINGS,
                    help="layer: importance per unit of marginal cost, ranked within each layer (default); "
                    "cost: importance per unit of marginal cost across layers; plain: importance alone")
@@ -47,6 +48,20 @@ def _options(p) -> None:
     p.add_argument("--cost-weight", type=float, default=None, metavar="W",
                    help="loss weight of every spike's price in the budget currency, per sample as a fraction of "
                    "the dense net's cost (synops or energy budgets; default 0: off)")
+
+
+#: what ``sca-lava prune`` runs when --criterion / --rate-floor are not given (and it is not
+#: resuming): the recipe docs/pruning.md recommends, the demo's. The library's PruneConfig and
+#: TrainConfig keep their neutral defaults (sca, no floor).
+RECOMMENDED = {"criterion": "sca-drive", "rate_floor": 0.02}
+
+
+def apply_recommended(args) -> list[str]:
+    """Fill the options the user left out with :data:`RECOMMENDED`; the names filled."""
+    filled = [k for k, v in RECOMMENDED.items() if getattr(args, k) is None]
+    for k in filled:
+        setattr(args, k, RECOMMENDED[k])
+    return filled
 
 
 def prune_config_from_args(args, recorded: dict | None = None):
@@ -86,8 +101,13 @@ def _prune(args, dist) -> int:
     state = load_checkpoint(out / "masked.pt") if args.resume else None
     if state is not None and "sca" not in state.get("callbacks", {}):
         raise ScaLavaError(f"{out / 'masked.pt'}: not a pruning checkpoint (no SCA state)")
+    filled = [] if state else apply_recommended(args)
     pcfg = prune_config_from_args(args, state["callbacks"]["sca"].get("config") if state else None)
     tcfg = train_config_from_args(args, state.get("train_config") if state else None)
+    if dist.is_main:
+        said = f" ({', '.join('--' + k.replace('_', '-') for k in filled)} not given: the recommended recipe)" \
+            if filled else ""
+        print(f"pruning with criterion {pcfg.criterion}, rate floor {tcfg.rate_floor:g}{said}", flush=True)
     dense = None
     config = None
     if args.model and args.config:

@@ -35,7 +35,9 @@ MAX_DIM = 1 << 20
 @dataclass(frozen=True)
 class InputContract:
     """Fields left None are unknown (e.g. a file exported from Python without
-    a data set); ``split_seed`` None means the data set's own fixed split."""
+    a data set); ``split_seed`` None means the data set's own fixed split;
+    ``validation_size`` N: the last N training samples were held out and
+    evaluated on instead of the test split (``test_size`` then counts them)."""
 
     num_steps: int
     encoding: str
@@ -46,6 +48,7 @@ class InputContract:
     test_size: int | None = None
     bin_width_us: float | None = None  # event data: the time bin (None: unknown, e.g. spikes a user binned)
     encoding_seed: int | None = None
+    validation_size: int | None = None  # training samples held out as the evaluation split (DataSplit.hold_out)
 
     def __post_init__(self):
         self.validate("input contract")
@@ -67,7 +70,7 @@ class InputContract:
                                          or not 0 < len(self.dataset) <= 64):
             bad("dataset", f"must be a short printable name, got {ascii(self.dataset)[:80]}")
         for name, hi in (("split_seed", SEED_MAX), ("encoding_seed", SEED_MAX), ("train_size", MAX_SAMPLES),
-                         ("test_size", MAX_SAMPLES)):
+                         ("test_size", MAX_SAMPLES), ("validation_size", MAX_SAMPLES)):
             value = getattr(self, name)
             if value is not None:
                 _int(value, name, 0, hi, bad)
@@ -199,4 +202,5 @@ def from_data(data, num_steps: int, encoding: str, encoding_seed: int | None = N
         test_size=len(data.test_x),
         bin_width_us=getattr(data, "bin_width_us", None) if events else None,
         encoding_seed=encoding_seed if encoding == "rate-poisson" and not events else None,
+        validation_size=getattr(data, "validation_size", None),
     )

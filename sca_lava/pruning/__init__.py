@@ -8,6 +8,7 @@ from sca_lava._lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "importance": "CRITERIA",
     "pipeline": "load_masked prune_and_shrink",
-    "sca": "PruneConfig SCAPruner select_structure",
+    "sca": "PruneConfig SCAPruner",
+    "selection": "layer_percentile select_structure",
     "surgery": "shrink",
 })

@@ -16,7 +16,10 @@ ranking, the schedule and the masks identically for all of them.
 - ``taylor``: first-order Taylor, |sum over the channel's filter of
   w * dL/dw| per batch, averaged since the last update (Molchanov et al.);
   with w scaled by g_c that sum is g_c * dL/dg_c, which the gate already taps;
-- ``random``: uniform random scores (seeded per update).
+- ``random``: uniform random scores (seeded per update), ranked as they are
+  (not per unit of cost: a random choice must not prefer cheap channels);
+- ``random-regrow``: ``random`` with exactly SCA's gradient regrowth, the
+  control that tells the activity signal from the regrowth (issue 31).
 
 Every criterion but ``sca-paper`` uses the ranking of ``PruneConfig.ranking``
 (cost-aware by default), so baselines and SCA differ only in their signal.
@@ -113,6 +116,7 @@ class Criterion:
     help: str
     ranking: str | None = None  # None: PruneConfig.ranking; "plain" forces the score-only ranking
     signals: tuple[str, ...] = ()  # activity the taps accumulate for it (sca_lava.pruning.activity.SIGNALS)
+    priced: bool = True  # layer/cost rankings: score per unit of marginal cost (False: the score itself)
 
 
 CRITERIA = {
@@ -127,7 +131,9 @@ CRITERIA = {
     "group-l1": Criterion("group-l1", group_l1_scores, False, "mean |w| of the filter and its next-layer slice"),
     "gain": Criterion("gain", gain_scores, False, "|channel gain|"),
     "taylor": Criterion("taylor", taylor_scores, False, "first-order Taylor |sum w dL/dw|"),
-    "random": Criterion("random", random_scores, False, "random channels"),
+    "random": Criterion("random", random_scores, False, "uniformly random channels", priced=False),
+    "random-regrow": Criterion("random-regrow", random_scores, True,
+                               "uniformly random channels + SCA's gradient regrowth (control)", priced=False),
 }
 
 

@@ -133,6 +133,19 @@ def report_markdown(rep: dict) -> str:
     return "\n".join(lines)
 
 
+def plot_title(rep: dict) -> str:
+    """The report figure's title: the budget in its own currency (an energy
+    budget's title said "% params"), then the parameters and the accuracy."""
+    b = rep.get("budget") or {}
+    head = rep.get("criterion", "")
+    if b.get("kind"):
+        on = f" on {b['profile']}" if b.get("profile") else ""
+        spent = f"{100 * b['cost_fraction']:.1f} % of the dense {b['kind']}" if b["kind"] != "cores" else \
+            f"{b['cost_fraction'] * b['dense_cost']:.0f} cores"
+        head += f", {b['kind']}={b['value']:g}{on}: {spent}"
+    return f"{head}; {100 * rep['param_fraction']:.1f} % params, acc {100 * rep['test_accuracy']:.1f} %"
+
+
 def plot_channels(rep: dict, path: str | os.PathLike) -> None:
     layers = rep["channels_per_layer"]
     labels = [c["name"] for c in layers]
@@ -142,8 +155,7 @@ def plot_channels(rep: dict, path: str | os.PathLike) -> None:
     ax.bar(xs + 0.2, [c["after"] for c in layers], 0.4, label="kept", color="#3070b0")
     ax.set_xticks(xs, labels)
     ax.set_ylabel("channels / neurons")
-    ax.set_title(f"{rep.get('criterion', '')}: {100 * rep['param_fraction']:.1f} % params, "
-                 f"acc {100 * rep['test_accuracy']:.1f} %")
+    ax.set_title(plot_title(rep), fontsize=9)
     ax.legend()
     save_figure(fig, path, dpi=100)
 

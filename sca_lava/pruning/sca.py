@@ -10,7 +10,8 @@ criterion that does not regrow never brings a pruned channel back.
 The global order (``PruneConfig.ranking``):
 
 * ``layer`` (default): each channel's score per unit of its marginal cost in
-  the budget's currency, ranked *within its layer* as a fraction of the
+  the budget's currency (the score alone for the random criteria), ranked
+  *within its layer* among its active channels, as a fraction of the
   layer's width (:func:`layer_percentile`); layers then give channels in
   step (ties: the costlier channel first), and the regrowth signal is
   ranked the same way. Why: a layer is a link in a chain, and scores of
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import LayerGeometry, channel_counts, count_params
+from sca_lava.geometry import channel_counts, count_params
 from sca_lava.pruning.activity import install_taps
 from sca_lava.pruning.cost import (
     NEEDS_ACTIVITY,
@@ -56,6 +57,7 @@ from sca_lava.pruning.cost import (
 from sca_lava.pruning.importance import RANKINGS, ScoreContext, get_criterion
 from sca_lava.pruning.masks import GAIN, MASK, install_gates
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
+from sca_lava.pruning.selection import layer_percentile, layer_zscores, select_structure  # noqa: F401 (public here too)
 from sca_lava.training.trainer import Callback
 
 
@@ -81,6 +83,7 @@ class PruneConfig:
     seed: int = 0
     calibration_samples: int = 256  # training samples the dense reference activity is measured on
     cost_weight: float = 0.0  # loss weight of the batch's spikes priced in the budget currency (synops/energy; 0: off)
+    normalize: str | None = None  # plain ranking only: "zscore" standardises the scores within each layer first
 
     def validate(self) -> None:
         get_criterion(self.criterion)
@@ -102,6 +105,11 @@ class PruneConfig:
             raise ScaLavaError(f"cost weight must be a finite number >= 0, got {w!r}"[:160])
         if w > 0 and kind not in NEEDS_ACTIVITY:
             raise ScaLavaError(f"a cost weight prices spikes: it needs a synops or energy budget, not {kind}")
+        if self.normalize not in (None, "zscore"):
+            raise ScaLavaError(f"unknown score normalisation {self.normalize!r} (zscore, or none)"[:120])
+        if self.normalize and self.effective_ranking != "plain":
+            raise ScaLavaError("a per-layer score normalisation is for the plain ranking (the layer ranking ranks "
+                               "within each layer already)")
 
     @property
     def budget_kind(self) -> str:
@@ -129,170 +137,15 @@ class PruneConfig:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
-def layer_percentile(values: np.ndarray) -> np.ndarray:
-    """Rank of each value within its layer as a fraction of the layer's width
-    (lowest 1/n, highest 1; ties by index), so layers of any width and any
-    score scale interleave evenly in one global order."""
-    values = np.asarray(values, dtype=np.float64)
-    return (np.argsort(np.argsort(values, kind="stable"), kind="stable") + 1.0) / max(len(values), 1)
-
-
-def select_structure(geo: list[LayerGeometry], scores: dict[int, np.ndarray], active: dict[int, np.ndarray],
-                     *, cost, budget: float, key: dict[int, np.ndarray] | None = None,
-                     tiebreak: dict[int, np.ndarray] | None = None, balance: float = 0.0, n_regrow: int = 0,
-                     regrow_signal: dict[int, np.ndarray] | None = None, floor: int = 1, exact=None,
-                     put_back: bool = True) -> tuple[dict[int, np.ndarray], dict]:
-    """Global prune + regrow starting from the current masks ``active``.
-
-    ``cost(masks) -> float`` is the budget's currency (``exact``, when given,
-    is checked last and ``cost`` may approximate it); ``budget`` its maximum.
-    Channels are removed lowest ``key`` first (default: the score; equal keys:
-    lowest ``tiebreak`` first, then the lowest index; ``balance``: see
-    ``removable`` below), the
-    smallest prefix of that order that meets the budget (binary search: every
-    currency is non-increasing as channels go). ``put_back`` then returns
-    channels removed in this update, best first, while the budget still holds
-    (greedy removal overshoots by up to one channel). Returns the new boolean
-    masks and what changed; ``info["budget_met"]`` is False only when even
-    ``floor`` channels per layer cost more than ``budget``."""
-    geo_blocks = {g.block for g in geo if g.prunable}
-    blocks = [b for b in sorted(scores) if b in geo_blocks]
-    entries = [(b, c) for b in blocks for c in range(len(scores[b]))]
-    rank = key if key is not None else scores
-    kv = np.array([rank[b][c] for b, c in entries], dtype=np.float64)
-    was = np.array([bool(active[b][c]) for b, c in entries])
-    tb = np.array([tiebreak[b][c] for b, c in entries], dtype=np.float64) if tiebreak else np.zeros(len(entries))
-    order = np.lexsort((np.arange(len(entries)), tb, kv))  # lowest key first
-    block_of = np.array([b for b, _ in entries])
-
-    def masks(keep: np.ndarray) -> dict[int, np.ndarray]:
-        out, start = {}, 0
-        for b in blocks:
-            out[b] = keep[start:start + len(scores[b])].copy()
-            start += len(scores[b])
-        return out
-
-    pos = np.empty(len(entries), dtype=np.int64)
-    pos[order] = np.arange(len(entries))  # global rank of every channel (ties broken)
-
-    def removable(keep: np.ndarray, skip=()) -> list[int]:
-        """Kept channels in removal order, as many per layer as the floor allows.
-        With ``balance`` > 0 the keys of a layer's remaining channels grow by
-        (its width / channels left) ** balance as it thins (diminishing returns)."""
-        room = {b: int(keep[block_of == b].sum()) - floor for b in blocks}
-        if balance <= 0:
-            seq = []
-            for k in order:
-                b = entries[k][0]
-                if keep[k] and k not in skip and room[b] > 0:
-                    seq.append(int(k))
-                    room[b] -= 1
-            return seq
-        queues = {b: [int(k) for k in order if block_of[k] == b and keep[k] and k not in skip] for b in blocks}
-        left = {b: int(keep[block_of == b].sum()) for b in blocks}
-        width = {b: len(scores[b]) for b in blocks}
-        head = dict.fromkeys(blocks, 0)
-        seq = []
-        while True:
-            best, best_key = None, None
-            for b in blocks:
-                if room[b] <= 0 or head[b] >= len(queues[b]):
-                    continue
-                k = queues[b][head[b]]
-                eff = (kv[k] * (width[b] / left[b]) ** balance, tb[k], pos[k])
-                if best_key is None or eff < best_key:
-                    best, best_key = b, eff
-            if best is None:
-                return seq
-            seq.append(queues[best][head[best]])
-            head[best] += 1
-            room[best] -= 1
-            left[best] -= 1
-
-    def cut(keep, seq, n):
-        out = keep.copy()
-        out[seq[:n]] = False
-        return out
-
-    def search(keep, seq) -> tuple[np.ndarray, bool]:
-        if cost(masks(keep)) <= budget:
-            return keep, True
-        if cost(masks(cut(keep, seq, len(seq)))) > budget:
-            return cut(keep, seq, len(seq)), False
-        lo, hi = 1, len(seq)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cost(masks(cut(keep, seq, mid))) <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        return cut(keep, seq, hi), True
-
-    keep, met = search(was.copy(), removable(was))
-    regrown: list[int] = []
-    if n_regrow > 0 and met:
-        extra = removable(keep)[:n_regrow]
-        if extra:
-            keep[extra] = False
-            signal = regrow_signal or {}
-            cand = np.flatnonzero(~keep)
-            sig = np.array([float(signal[entries[k][0]][entries[k][1]]) if entries[k][0] in signal else 0.0
-                            for k in cand])
-            regrown = [int(k) for k in cand[np.argsort(-sig, kind="stable")[:len(extra)]]]
-            before = keep.copy()
-            before[extra] = True
-            keep[regrown] = True
-            keep, met = search(keep, removable(keep, skip=set(regrown)))
-            if not met:  # the regrown channels cannot be paid for: no regrowth this time
-                keep, met, regrown = before, True, []
-    if put_back and met:
-        for k in order[::-1]:
-            if keep[k] or not was[k]:
-                continue
-            keep[k] = True
-            if cost(masks(keep)) > budget:
-                keep[k] = False
-    if exact is not None and met:
-        for k in [None] + removable(keep, skip=set(regrown)):
-            if k is not None:
-                keep[k] = False
-            if exact(masks(keep)) <= budget:
-                break
-        else:
-            met = False
-    new = masks(keep)
-    pruned_now = [k for k in range(len(entries)) if was[k] and not keep[k]]
-    regrown_now = [k for k in range(len(entries)) if keep[k] and not was[k]]
-
-    def by_layer(ks: list[int]) -> dict[str, list[int]]:
-        out: dict[str, list[int]] = {}
-        for k in ks:
-            out.setdefault(str(entries[k][0]), []).append(int(entries[k][1]))
-        return out
-
-    info = {
-        "pruned": len(pruned_now),
-        "regrown": len(regrown_now),
-        "cost": float((exact or cost)(new)),
-        "budget": float(budget),
-        "budget_met": bool(met),
-        "pruned_channels": by_layer(pruned_now),  # block -> channel indices pruned by this update
-        "regrown_channels": by_layer(regrown_now),  # block -> previously pruned channels brought back
-    }
-    return new, info
-
-
 class SCAPruner(Callback):
-    """Dynamic structured pruning during SLAYER training (see module doc), on
-    the traced graph of the network being trained (its blocks carry the
-    gates and taps).
+    """Dynamic structured pruning during SLAYER training (see module doc).
 
     ``reference``: input spikes (N, ..., T) the dense reference activity is
-    measured on when training starts (needed by synops and energy budgets;
-    :func:`~sca_lava.pruning.pipeline.prune_and_shrink` passes the first
-    training samples); ``reference_model``: the trained dense network that
-    activity is measured on (default: the network being pruned, as it is
-    when training starts)."""
+    measured on when the pruner attaches (needed by synops and energy
+    budgets; :func:`~sca_lava.pruning.pipeline.prune_and_shrink` passes the
+    first training samples); ``reference_model``: the trained dense network
+    that activity is measured on (default: the network being pruned, as it
+    is when training starts)."""
 
     name = "sca"
 
@@ -444,13 +297,14 @@ class SCAPruner(Callback):
         return float(math.floor(b + 1e-9)) if self.kind in ("params", "channels", "cores") else b
 
     def due(self, epoch: int) -> bool:
-        """Updates every ``interval`` epochs while the ramp runs (its last epoch
-        included, so the target is reached); the epochs after it fine-tune the
+        """Updates every ``interval`` epochs while the ramp runs and at its last
+        epoch, whatever the interval (so the target is reached: a 4-epoch ramp
+        with ``interval=3`` ended at its epoch-3 budget); the epochs after it fine-tune the
         final structure without prune/regrow churn. Only if the measured cost
         has drifted above the final budget and an epoch is left to fine-tune
         does a later update prune (without regrowth) back under it."""
         start = self.config.ramp_start
-        if epoch <= start or (epoch - start) % self.config.interval != 0:
+        if epoch <= start or ((epoch - start) % self.config.interval != 0 and epoch != start + self.ramp):
             return False
         if epoch <= start + self.ramp:
             return True
@@ -500,10 +354,10 @@ class SCAPruner(Callback):
         key = tiebreak = None
         if cfg.effective_ranking in ("cost", "layer"):  # importance per unit of marginal cost; ties: costlier first
             marg = model.marginal(masks, act)
-            key = {b: scores[b] / np.maximum(marg[b], 1e-12) for b in scores}
+            key = {b: scores[b] / np.maximum(marg[b], 1e-12) if self.criterion.priced else scores[b] for b in scores}
             tiebreak = {b: -marg[b] for b in scores}
-            if cfg.effective_ranking == "layer":  # ranked within each layer (see module doc)
-                key = {b: layer_percentile(v) for b, v in key.items()}
+            if cfg.effective_ranking == "layer":  # ranked within each layer, active channels only (module doc)
+                key = {b: layer_percentile(v, masks[b]) for b, v in key.items()}
                 signal = {b: layer_percentile(v) for b, v in signal.items()}
         balance = 1.0 if cfg.effective_ranking == "cost" else 0.0
         exact = None
@@ -518,9 +372,11 @@ class SCAPruner(Callback):
         else:
             def cost(m):
                 return model.evaluate(m, act)
-        new, info = select_structure(self.geo, scores, masks, cost=cost, exact=exact, budget=budget, key=key,
+        ranked = layer_zscores(scores, masks) if cfg.normalize == "zscore" else scores
+        new, info = select_structure(self.geo, ranked, masks, cost=cost, exact=exact, budget=budget, key=key,
                                      tiebreak=tiebreak, balance=balance, n_regrow=n_regrow, regrow_signal=signal,
-                                     floor=cfg.floor, put_back=model.cheap or exact is not None)
+                                     floor=cfg.floor, put_back=model.cheap or exact is not None,
+                                     monotone=self.kind != "cores")
         with torch.no_grad():
             for i, m in new.items():
                 getattr(self.graph.blocks[i], MASK).copy_(torch.from_numpy(m.astype(np.float32)))
@@ -582,32 +438,56 @@ class SCAPruner(Callback):
         return self.criterion.score(ScoreContext(self.graph, self.taps, rng, self.gates))
 
     def final_check(self, epoch: int, max_rounds: int = 8) -> list[dict]:
-        """After the last epoch: the finished net's cost measured on the dense
-        reference's own inputs (eval mode, final weights) instead of the
-        training batches since the last update; while it is over the final
-        budget, prune (no regrowth, the criterion's order) and measure again.
-        Why: the survivors keep firing more after the last update, and a
-        budget checked only on the past epoch's activity was missed by the
-        deployed net (benchmark, group-l1 at energy=0.15: 0.16-0.18 of dense).
-        The report's cost fraction is then this measurement."""
-        if self.kind not in NEEDS_ACTIVITY or self.reference_spikes is None:
+        """After the last epoch the finished net must meet its FINAL budget, of
+        every kind. synops/energy: its cost measured on the dense reference's
+        own inputs (eval mode, final weights) instead of the training batches
+        since the last update (the survivors keep firing more after it: the
+        benchmark's group-l1 at energy=0.15 deployed at 0.16-0.18 of dense);
+        params/channels/cores: the structure's (a run whose last update came
+        before the ramp's end kept an intermediate budget). While over it,
+        prune (no regrowth, the criterion's order) and measure again; still
+        over: a one-line :class:`ScaLavaError`, never a silent miss. The
+        report's cost fraction is then this measurement."""
+        if self.dense_cost is None:
             return []
         recs = []
-        scores = None  # scored once, on the first trim: each update resets the taps
-        for _ in range(max_rounds):
-            act = measure_activity(self.graph, self.reference_spikes)
-            self.last_activity = act
-            for t in self.cost_taps.values():
-                t.reset()
-            if self.cost_model.evaluate(self.masks(), act) <= self.final_budget() * (1 + 1e-9):
+        final = self.final_budget() * (1 + 1e-9)
+        for round_ in range(max_rounds + 1):
+            act = self._final_activity()
+            cost = self.cost_model.evaluate(self.masks(), act)
+            if cost <= final:
+                return recs
+            if round_ == max_rounds or (recs and not recs[-1]["budget_met"]):
                 break
-            scores = scores if scores is not None else self.scores(epoch)
-            rec = self.update(epoch, act, scores, regrow=False)
-            rec["check"] = "final: measured on the calibration samples"
+            rec = self.update(epoch, act, self._trim_scores(epoch), regrow=False)
+            rec["check"] = "final: " + ("measured on the calibration samples" if act is not None else "structure")
             recs.append(rec)
-            if not rec["budget_met"]:
-                break
-        return recs
+        on = f" on {self.config.profile}" if self.kind in NEEDS_PROFILE else ""
+        raise ScaLavaError(f"the pruned net ends over its budget {self.config.budget}{on}: it costs "
+                           f"{cost / self.dense_cost:.2%} of the dense network after {len(recs)} final trim(s) "
+                           "(measured on the calibration samples for synops/energy); loosen the budget or "
+                           "prune for more epochs")
+
+    def _final_activity(self) -> Activity | None:
+        """The activity the final check prices (None for structural currencies)."""
+        if self.kind not in NEEDS_ACTIVITY:
+            return None
+        if self.reference_spikes is None:  # calibrated by hand: the training activity is all there is
+            return self.activity()
+        act = measure_activity(self.graph, self.reference_spikes)
+        self.last_activity = act
+        for t in self.cost_taps.values():
+            t.reset()
+        return act
+
+    def _trim_scores(self, epoch: int) -> dict[int, np.ndarray]:
+        """What a trim after the last epoch ranks on: the scores the update of
+        this epoch ranked on, if one ran (it reset the taps: fresh scores would
+        be all 0 for activity and taylor, and the trim would go by channel
+        index, emptying block 0 first under a plain ranking), else fresh ones."""
+        if self.updates and self.updates[-1]["epoch"] == epoch:
+            return {int(b): np.asarray(v, dtype=np.float64) for b, v in self.updates[-1]["scores"].items()}
+        return self.scores(epoch)
 
     # --- callback hooks -----------------------------------------------------------
     def loss(self, trainer, outs: list) -> torch.Tensor | None:

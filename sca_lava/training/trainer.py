@@ -55,10 +55,20 @@ def distill_loss(student_out, teacher_out):
     return torch.nn.functional.mse_loss(student_out.mean(-1), teacher_out.mean(-1), reduction="sum")
 
 
-def rate_floor_penalty(outputs, floor: float):
+def rate_floor_penalty(outputs, floor: float, dist: DistContext | None = None):
     """Sum over the given layer outputs of (max(0, floor - mean rate) / floor)^2:
-    0 above the floor, 1 for a silent layer."""
-    return sum((torch.relu(floor - s.mean()) / floor) ** 2 for s in outputs)
+    0 above the floor, 1 for a silent layer. Under data parallelism the mean
+    is the GLOBAL batch's: every process all-reduces the layers' spike sums
+    and keeps the gradient of its own part, so the summed gradients are one
+    process's over the whole batch (the penalty is not linear in the rate:
+    a penalty on each shard's own mean is not the batch's)."""
+    if dist is None or not dist.enabled:
+        return sum((torch.relu(floor - s.mean()) / floor) ** 2 for s in outputs)
+    sums = [s.sum() for s in outputs]
+    totals = dist.all_reduce_(torch.tensor([float(v) for v in sums] + [float(s.numel()) for s in outputs],
+                                           dtype=torch.float64))
+    means = [(v + (float(totals[i]) - v.detach())) / float(totals[len(sums) + i]) for i, v in enumerate(sums)]
+    return sum((torch.relu(floor - m) / floor) ** 2 for m in means)
 
 
 class Callback:
@@ -231,8 +241,9 @@ class Trainer:
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
     def batch_loss(self, outs: list, yb: torch.Tensor, xb: torch.Tensor, n: int) -> torch.Tensor:
-        """The batch's loss (summed over its samples): the label or user loss,
-        distillation, the rate floor and the callbacks' terms."""
+        """The batch's loss (summed over its samples; ``n``: the global batch's
+        size): the label or user loss, distillation, the rate floor and the
+        callbacks' terms."""
         cfg = self.cfg
         loss = self.loss_fn(outs[-1], yb)
         if self.teacher is not None:
@@ -241,7 +252,11 @@ class Trainer:
             target = target[0] if isinstance(target, (tuple, list)) else target
             loss = (1 - cfg.distill) * loss + cfg.distill * distill_loss(outs[-1], target)
         if cfg.rate_floor > 0:  # keep hidden layers from falling silent (see TrainConfig)
-            loss = loss + cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor) * n
+            ctx = self.dist
+            floor = cfg.rate_weight * rate_floor_penalty(outs[:-1], cfg.rate_floor, ctx) * n
+            if ctx.enabled:  # every process adds the whole batch's term: its value counted once, its gradient on each
+                floor = floor - floor.detach() * (1 - 1 / ctx.world_size)
+            loss = loss + floor
         for cb in self.callbacks:
             extra = cb.loss(self, outs)
             if extra is not None:
@@ -281,7 +296,7 @@ class Trainer:
             xb = spikes_of(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
             yb = torch.from_numpy(np.ascontiguousarray(data.train_y[idx])).to(ctx.device)
             outs = self.forward_all(xb)
-            loss = self.batch_loss(outs, yb, xb, len(idx))
+            loss = self.batch_loss(outs, yb, xb, len(batch))
             value = loss.item()
             if not math.isfinite(value):
                 raise ScaLavaError(f"training diverged: the loss became {value} in epoch {self.epoch + 1} "
@@ -318,8 +333,8 @@ class Trainer:
                                f"{tuple(self.graph.input_shape)}")
         steps = steps_of(self.model, self.cfg, data)
         contract = from_data(data, steps, self.cfg.encoding, self.cfg.seed)
-        if self.resumed_contract is not None and self.resumed_contract != contract.to_dict():
-            old, new = self.resumed_contract, contract.to_dict()
+        old, new = self.resumed_contract, contract.to_dict()
+        if old is not None and any(old.get(k) != v for k, v in new.items()):  # a field added since: None
             diff = ", ".join(f"{k} {old.get(k)!r} -> {new[k]!r}" for k in new if old.get(k) != new[k])
             raise ScaLavaError(f"--resume: the checkpoint was trained on other inputs ({diff}); "
                                "resume with the same data options")
