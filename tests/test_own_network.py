@@ -239,3 +239,53 @@ def test_what_a_chain_cannot_express_is_one_line_errors():
         trace(Recurrent(), (4,))
     with pytest.raises(ScaLavaError, match="pads a pool's input"):  # 7x7 under a 2x2 pool
         trace(torch.nn.Sequential(slayer.block.cuba.Pool(dict(neuron, persistent_state=False), 2)), (1, 7, 7))
+
+
+def test_a_forward_that_returns_spikes_and_counts_traces_and_prunes(own_data):
+    """lava-dl tutorial nets return (spikes, counts); the graph takes the spikes."""
+    from lava.lib.dl import slayer
+
+    class Counting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            p = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03}
+            self.blocks = torch.nn.ModuleList([slayer.block.cuba.Conv(p, 1, 6, 3, stride=2, padding=1, weight_scale=3),
+                                               slayer.block.cuba.Flatten(),
+                                               slayer.block.cuba.Dense(p, 6 * 14 * 14, 10, weight_scale=3)])
+
+        def forward(self, spike):
+            counts = []
+            for block in self.blocks:
+                spike = block(spike)
+                counts.append(torch.mean(spike))
+            return spike, torch.stack(counts)
+
+    net = Counting()
+    g = trace(net, own_data.input_shape)
+    assert [x.kind for x in g.layers] == ["conv", "flatten", "dense"] and g.prunable[0].kind == "conv"
+    small, rep = prune_and_shrink(net, own_data, PruneConfig(budget="channels=0.5", ramp_epochs=1),
+                                  TrainConfig(epochs=1, batch_size=32, num_steps=T), log=None)
+    assert rep["surgery_exact"] and isinstance(small(spikes(own_data, 2)), tuple)
+
+
+def test_a_dataloader_of_spikes_without_a_bin_width_trains(own_data):
+    """Own data as a torch DataLoader of spike tensors (N, F, T); no bin width
+    is asked for: the contract records it as unknown."""
+    from lava.lib.dl import slayer
+
+    rng = np.random.default_rng(1)
+    x = (rng.random((48, 20, T)) < 0.2).astype(np.float32)
+    y = rng.integers(0, 3, 48)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(y)),
+                                         batch_size=16)
+    data = DataSplit.from_datasets(loader, torch.utils.data.TensorDataset(torch.from_numpy(x[:16]),
+                                                                          torch.from_numpy(y[:16])), events=True)
+    assert data.events and data.input_shape == (20,) and data.num_classes == 3
+    p = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
+    net = torch.nn.Sequential(slayer.block.cuba.Dense(p, 20, 12, weight_scale=3),
+                              slayer.block.cuba.Dense(p, 12, 3, weight_scale=3))
+    trainer = Trainer(net, TrainConfig(epochs=1, batch_size=16), graph=trace(net, data.input_shape))
+    trainer.fit(data, progress=False, log=None)
+    assert net.contract.events and net.contract.bin_width_us is None and net.contract.num_steps == T
+    with pytest.raises(ScaLavaError, match="3-D"):
+        DataSplit.from_arrays(x, y, x, y)
