@@ -128,7 +128,7 @@ def run_one(data, seed: int, method: str, budget: float, lr: float, split: str, 
     if method == "dense":
         trainer = Trainer(build_network(config, seed), tcfg)
         trainer.fit(data, progress=False, log=None)
-        m = measure(trainer.model, data.test_x, data.test_y)
+        m = measure(trainer.graph, data.test_x, data.test_y, config.num_steps)
         row = {"accuracy": m["accuracy"], "param_fraction": 1.0, "channels": [ly["out"] for ly in config.layers
                                                                            if "out" in ly]}
     else:

@@ -14,6 +14,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import geometry
 from sca_lava.models import build_network
 from sca_lava.models.config import NetworkConfig, small_config
+from sca_lava.models.graph import as_graph
 from sca_lava.pruning import CRITERIA, PruneConfig, SCAPruner, layer_percentile, select_structure
 from sca_lava.pruning.masks import MASK
 from sca_lava.pruning.selection import layer_zscores
@@ -40,7 +41,7 @@ def lively(seed: int = 0):
 def train_batch(model, data, start: int) -> None:
     """One forward pass in training mode: what the taps count between updates."""
     model.train()
-    model.forward_all(torch.from_numpy(encode(data.train_x[start:start + 16], 8)).float())
+    as_graph(model).outputs(torch.from_numpy(encode(data.train_x[start:start + 16], 8)).float())
 
 
 def test_layer_percentile_ranks_active_channels_above_pruned_ones():
@@ -66,7 +67,7 @@ def test_every_criterion_keeps_the_same_shape_under_the_layer_ranking(data, budg
         counts = []
         for epoch in range(1, 5):
             train_batch(model, data, 16 * (epoch - 1))  # activity taps, then the gradient taps (taylor):
-            model.forward_all(torch.from_numpy(encode(data.train_x[:8], 8)).float())[-1].sum().backward()
+            as_graph(model).outputs(torch.from_numpy(encode(data.train_x[:8], 8)).float())[-1].sum().backward()
             pruner.update(epoch)
             counts.append(pruner.active_counts())
         shapes[crit] = counts

@@ -18,6 +18,7 @@ from sca_lava.data import encode
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import geometry
 from sca_lava.models import build_network
+from sca_lava.models.graph import as_graph
 from sca_lava.pruning import PruneConfig, SCAPruner, select_structure
 
 
@@ -60,7 +61,7 @@ def test_a_trim_right_after_an_update_ranks_on_that_updates_scores(data):
                        reference=ref)
     pruner.attach(model, 1)
     model.train()  # faint training digits: the update prices less activity than the calibration digits have
-    model.forward_all(torch.from_numpy(encode(data.train_x[:16] * 0.3, 8)).float())
+    as_graph(model).outputs(torch.from_numpy(encode(data.train_x[:16] * 0.3, 8)).float())
     record = {}
     pruner.on_epoch_end(None, 1, record)
     update, *trims = pruner.updates
@@ -79,7 +80,7 @@ def test_a_budget_still_missed_after_the_final_check_is_a_one_line_error(data):
     pruner = SCAPruner(PruneConfig(budget="synops=0.1", ramp_epochs=1), reference=ref)
     pruner.attach(model, 2)
     model.train()
-    model.forward_all(torch.from_numpy(encode(data.train_x[:16], 8)).float())
+    as_graph(model).outputs(torch.from_numpy(encode(data.train_x[:16], 8)).float())
     pruner.on_epoch_end(None, 1, {})
     pruner.reference_spikes = np.ones_like(ref)  # the finished net fires far more than it was priced at
     with pytest.raises(ScaLavaError, match="ends over its budget synops=0.1") as err:

@@ -125,12 +125,12 @@ class DataSplit:
                        test_y=self.train_y[cut:], validation_size=n)
 
 
-def _numeric(a, what: str) -> np.ndarray:
-    """A finite numeric numpy array (tensors converted)."""
+def _numeric(a, what: str, scalar: bool = False) -> np.ndarray:
+    """A finite numeric numpy array (tensors converted; a scalar only if ``scalar``)."""
     if hasattr(a, "detach"):
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
-    if a.dtype.kind not in "biuf" or a.ndim == 0:
+    if a.dtype.kind not in "biuf" or (a.ndim == 0 and not scalar):
         raise ScaLavaError(f"{what} must be a numeric array, got {a.dtype} of shape {a.shape}")
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ScaLavaError(f"{what} holds NaN or infinite values")
@@ -145,10 +145,10 @@ def _gather(source, what: str, max_bytes: int) -> tuple[np.ndarray, np.ndarray]:
         for item in source:
             if not isinstance(item, (tuple, list)) or len(item) < 2:
                 raise ScaLavaError(f"the {what} data must yield (input, target) pairs")
-            x, y = (_numeric(v, f"{what} input" if i == 0 else f"{what} target") if hasattr(v, "shape")
-                    else np.asarray(v) for i, v in enumerate(item[:2]))
+            x = _numeric(item[0], f"{what} input")
+            y = _numeric(item[1], f"{what} target", scalar=not batched)
             xs.append(x if batched else x[None])
-            ys.append(y if batched else np.asarray(y)[None])
+            ys.append(y if batched else y[None])
             size += x.nbytes
             if size > max_bytes:
                 raise ScaLavaError(f"the {what} data exceed {max_bytes >> 20} MB; pass fewer samples")
