@@ -282,11 +282,11 @@ def load_training_data(args, recorded: dict | None, num_steps: int):
             raise ScaLavaError(f"--resume: the run trained on data of your own ({name}); pass them again "
                                "with --data FILE.npz")
         data = load_npz_split(args.data)
-        return data.subset(train=getattr(args, "train_samples", None), test=getattr(args, "test_samples", None))
-    split_seed = args.split_seed
-    if split_seed is None:
-        split_seed = c.get("split_seed") if c.get("split_seed") is not None else DEFAULTS["split_seed"]
-    data = load_dataset(name, args.data_root, seed=split_seed, num_steps=num_steps)
+    else:
+        split_seed = args.split_seed
+        if split_seed is None:
+            split_seed = c.get("split_seed") if c.get("split_seed") is not None else DEFAULTS["split_seed"]
+        data = load_dataset(name, args.data_root, seed=split_seed, num_steps=num_steps)
     validation = getattr(args, "validation", None) or c.get("validation_size")
     if validation:
         data = data.hold_out(validation)
