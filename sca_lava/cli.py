@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from sca_lava.errors import Interrupted, ScaLavaError
+from sca_lava.errors import Interrupted, ScaLavaError, Stalled
 
 #: subcommand modules under sca_lava.commands, in --help order
 COMMANDS = (
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ScaLavaError as exc:
+    except (ScaLavaError, Stalled) as exc:  # a stalled Lava run is stopped already
         message = " ".join(str(exc).split())  # one line, whatever the message holds
         print(f"sca-lava {args.command}: error: {message}", file=sys.stderr)
         return 2
