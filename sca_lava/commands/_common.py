@@ -31,14 +31,18 @@ def seed_int(text: str) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
+def positive_int(text: str, lowest: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"must be >= {lowest}, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    return positive_int(text, lowest=0)
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -192,9 +196,10 @@ def input_settings(args, contract) -> argparse.Namespace:
     return out
 
 
-def load_inputs(args, spec, split: str = "test", samples: int | None = None):
+def load_inputs(args, spec, split: str = "test", samples: int | None = None, check=None):
     """(spikes, labels, settings) for running the netx network ``spec`` on
-    the first ``samples`` of a split, made as its input contract says."""
+    the first ``samples`` of a split, made as its input contract says;
+    ``check(samples, steps)`` runs before the spikes are made."""
     from sca_lava.data import encode, load_dataset
     from sca_lava.errors import ScaLavaError
 
@@ -208,6 +213,8 @@ def load_inputs(args, spec, split: str = "test", samples: int | None = None):
     x, y = x[:samples], y[:samples]
     if len(y) == 0:
         raise ScaLavaError(f"the {split} split of {s.data} is empty")
+    if check is not None:
+        check(len(y), x.shape[-1] if data.events else s.steps)
     spikes = x if data.events else encode(x, s.steps, s.encoding, seed=s.seed)
     s.events = data.events
     if s.events:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from sca_lava.atomic import write_json
-from sca_lava.commands._common import add_command, seed_int
+from sca_lava.commands._common import add_command, non_negative_int, positive_int, seed_int
 from sca_lava.commands._input import add_input_args
 from sca_lava.errors import ScaLavaError
 
@@ -26,14 +26,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("model", nargs="?", help="netx HDF5 file (.net / .h5)")
     p.add_argument("--profile", default="loihi2", help="profile name in hardware_profiles/ or a YAML path (default loihi2)")
-    p.add_argument("--samples", type=int, default=8, help="samples whose activity is counted (default 8)")
-    p.add_argument("--verify", type=int, default=0, metavar="N",
+    p.add_argument("--samples", type=positive_int, default=8, help="samples whose activity is counted (default 8)")
+    p.add_argument("--verify", type=non_negative_int, default=0, metavar="N",
                    help="also run the first N samples in Lava and report their spike agreement (default 0)")
     add_input_args(p)  # --input (default: MNIST test images for 1x28x28, else Bernoulli spikes), --steps, ...
     p.add_argument("--rate", type=float, default=0.2, help="spike probability of random inputs (default 0.2)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of random input spikes (default 0)")
     p.add_argument("--compare", help="second netx file (e.g. the pruned model) to budget side by side")
-    p.add_argument("--max-chips", type=int, default=None, help="fail if more chips are needed")
+    p.add_argument("--max-chips", type=positive_int, default=None, help="fail if more chips are needed")
     p.add_argument("--allocation-only", action="store_true", help="skip the activity run (cores and chips only)")
     p.add_argument("--sweep", action="store_true", help="what-if mode over --keep fractions of --arch")
     p.add_argument("--arch", help="architecture YAML/JSON (input: [C,H,W], layers: [...]) or a shipped name "
@@ -67,13 +67,15 @@ def default_spikes(shape: tuple[int, ...], samples: int, steps: int, rate: float
 def _drive_for(args, spec) -> tuple[dict, str]:
     """(measure() keyword arguments, description) of the activity run's input."""
     from sca_lava.commands._common import pick
-    from sca_lava.commands._input import read_user_input
+    from sca_lava.commands._input import check_fits, read_user_input
 
     steps = pick(args, "steps", spec.contract.num_steps if spec.contract else None, "the file's input contract")
     user = read_user_input(args, spec, default_steps=steps)
     if user is not None:
         user = user.head(args.samples)
+        check_fits(spec, user.samples, user.steps, lava_samples=min(args.verify, user.samples))
         return {"spikes": user.spikes, "bias": user.bias, "steps": user.steps}, user.description
+    check_fits(spec, args.samples, steps, lava_samples=min(args.verify, args.samples))
     spikes, source = default_spikes(spec.input_shape, args.samples, steps, args.rate, args.seed)
     return {"spikes": spikes}, source
 

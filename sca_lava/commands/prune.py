@@ -6,6 +6,7 @@ from __future__ import annotations
 from sca_lava.commands._common import (
     add_training_command,
     load_training_data,
+    non_negative_int,
     positive_int,
     train_config_from_args,
 )
@@ -36,7 +37,7 @@ def _options(p) -> None:
                    help="layer: importance per unit of marginal cost, ranked within each layer (default); "
                    "cost: importance per unit of marginal cost across layers; plain: importance alone")
     p.add_argument("--schedule", default=None, choices=SCHEDULES, help="sparsity ramp (default cubic)")
-    p.add_argument("--ramp-start", type=int, default=None, help="epoch the ramp starts (default 0)")
+    p.add_argument("--ramp-start", type=non_negative_int, default=None, help="epoch the ramp starts (default 0)")
     p.add_argument("--ramp-epochs", type=positive_int, default=None,
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
     p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")

@@ -35,11 +35,13 @@ def run(args) -> int:
         from sca_lava.training.trainer import load_trained
 
         model, _ = load_trained(args.checkpoint)
+        check_same_network(model, spec, args.checkpoint)
         if spec.contract is None:  # an older file: its checkpoint states the contract
             spec.contract = model.contract
         if args.steps is None and spec.contract is None and args.input is None:
             args.steps = model.config.num_steps
-    spec, drive = drive_for(args, args.model, "test", args.samples, spec=spec)
+    spec, drive = drive_for(args, args.model, "test", args.samples, spec=spec, lava_samples=None,
+                            batch=128 if model is not None else 0)  # SLAYER runs beside Lava with --checkpoint
     y = drive.labels
     if model is not None:
         agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec)
@@ -63,3 +65,40 @@ def run(args) -> int:
     if args.json:
         write_json(args.json, result)
     return 0
+
+
+def check_same_network(model, spec, checkpoint: str) -> None:
+    """Refuse a checkpoint that is not the network in the file (another
+    architecture raised a numpy broadcast error in the comparison; another
+    training of the same one printed "spike agreement 0.0000" without a
+    word): the checkpoint is exported as ``sca-lava export`` would, read back
+    and compared layer by layer (shapes, weights, biases, neurons)."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from sca_lava.errors import ScaLavaError
+    from sca_lava.netx import read_netx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.export_hdf5(Path(tmp) / "checkpoint.net")
+        mine = read_netx(Path(tmp) / "checkpoint.net")
+
+    def layout(s) -> str:
+        return " -> ".join(["x".join(map(str, s.input_shape))] +
+                           [f"{ly.kind} {'x'.join(map(str, ly.out_shape))}" for ly in s.neuron_layers])
+
+    if layout(mine) != layout(spec):
+        raise ScaLavaError(f"{checkpoint} is another network than {spec.path} (checkpoint: {layout(mine)}; "
+                           f"file: {layout(spec)})")
+    for pos, (a, b) in enumerate(zip(mine.neuron_layers, spec.neuron_layers)):
+        for what, x, y in (("weights", a.weight, b.weight), ("biases", a.bias, b.bias)):
+            x = None if x is None or not np.any(x) else np.asarray(x)
+            y = None if y is None or not np.any(y) else np.asarray(y)
+            if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
+                raise ScaLavaError(f"{checkpoint} is not the checkpoint {spec.path} was exported from: the {what} "
+                                   f"of neuron layer {pos} ({a.kind}) differ")
+        if a.neuron != b.neuron:
+            raise ScaLavaError(f"{checkpoint} is not the checkpoint {spec.path} was exported from: the neuron "
+                               f"parameters of neuron layer {pos} ({a.kind}) differ")

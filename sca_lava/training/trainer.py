@@ -40,6 +40,9 @@ from sca_lava.training.distributed import (
     shard,
 )
 
+#: an epoch whose label loss exceeds this many times a silent network's has diverged
+DIVERGED = 4.0
+
 
 @dataclass
 class TrainConfig:
@@ -297,7 +300,7 @@ class Trainer:
         augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and static else None
         flipper = np.random.default_rng([cfg.seed, self.epoch, 2]) if cfg.flip and static else None
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
+        total_loss, label_loss, correct, seen = 0.0, 0.0, 0, 0
         bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch",
                    disable=not progress or not ctx.is_main, leave=False)
         for batch in bar:
@@ -315,6 +318,7 @@ class Trainer:
             yb = torch.from_numpy(data.train_y[idx]).to(ctx.device)
             outs = self.forward_all(xb)
             loss = self.loss_fn(outs[-1], yb)
+            label_loss += loss.item()
             if self.teacher is not None:
                 with torch.no_grad():
                     target = self.teacher(xb)
@@ -329,15 +333,49 @@ class Trainer:
             loss.backward()
             for cb in self.callbacks:
                 cb.after_backward(self)
-            self.optimizer.step()
+            try:
+                self.optimizer.step()
+            except RuntimeError as exc:  # Adam's step size lr / (1 - beta1) beyond float32
+                if "overflow" not in str(exc):
+                    raise
+                raise ScaLavaError(f"the learning rate {lr:g} overflows the optimiser's float32 step "
+                                   f"({_first_line(exc)}): lower --lr") from None
             total_loss += loss.item()
             correct += int((outs[-1].detach().sum(-1).argmax(1) == yb).sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{loss.item() / len(idx):.3f}")
         if ctx.enabled:
-            totals = ctx.all_reduce_(torch.tensor([total_loss, correct, seen], dtype=torch.float64))
-            total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
+            totals = ctx.all_reduce_(torch.tensor([total_loss, label_loss, correct, seen], dtype=torch.float64))
+            total_loss, label_loss, correct, seen = float(totals[0]), float(totals[1]), int(totals[2]), int(totals[3])
+        self.check_converging(total_loss / seen, label_loss / seen, lr)
         return {"train_loss": total_loss / seen, "train_accuracy": correct / seen, "lr": lr}
+
+    def check_converging(self, loss: float, label_loss: float, lr: float) -> None:
+        """Stop (one-line error, before this epoch is checkpointed, so the last
+        good checkpoint stays) when the epoch's loss or a weight is not finite or its label
+        loss is over :data:`DIVERGED` times that of a network that never
+        spikes: training made the network far worse than silent (measured,
+        lr 1e30: 8-12x; any lr that trains: below 1.2x). Every process of a
+        distributed run sees the same reduced numbers and stops alike."""
+        epoch = self.epoch + 1
+        kept = (f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "nothing was saved")
+        if not (math.isfinite(loss) and math.isfinite(label_loss)):
+            raise ScaLavaError(f"training diverged in epoch {epoch}: the loss is {loss} (lr {lr:g}); {kept}: "
+                               "lower --lr")
+        bad = [name for name, w in self.model.named_parameters() if not bool(torch.isfinite(w).all())]
+        if bad:
+            raise ScaLavaError(f"training diverged in epoch {epoch}: {bad[0]} holds NaN or infinity (lr {lr:g}); "
+                               f"{kept}: lower --lr")
+        silent = self.silent_loss()
+        if label_loss > DIVERGED * silent:
+            raise ScaLavaError(f"training diverged in epoch {epoch}: the loss per sample {label_loss:.3g} is "
+                               f"{label_loss / silent:.1f}x that of a network that never spikes ({silent:.3g}; "
+                               f"lr {lr:g}); {kept}: lower --lr")
+
+    def silent_loss(self) -> float:
+        """The label loss per sample of an output layer that never spikes."""
+        out = self.model.config.num_classes
+        return float(self.loss_fn(torch.zeros(1, out, self.model.config.num_steps), torch.zeros(1, dtype=torch.long)))
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
