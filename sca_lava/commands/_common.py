@@ -172,7 +172,7 @@ def train_config_from_args(args, recorded: dict | None = None):
 
 
 def add_steps_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=positive_int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None, metavar="T",
                    help=f"time steps per sample (default: the file's input contract, else {DEFAULTS['steps']})")
 
 

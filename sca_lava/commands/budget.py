@@ -36,8 +36,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-chips", type=positive_int, default=None, help="fail if more chips are needed")
     p.add_argument("--allocation-only", action="store_true", help="skip the activity run (cores and chips only)")
     p.add_argument("--sweep", action="store_true", help="what-if mode over --keep fractions of --arch")
-    p.add_argument("--arch", help="architecture YAML/JSON (input: [C,H,W], layers: [...]) or a shipped name "
-                   "(vgg16_cifar, mnist_small)")
+    p.add_argument("--arch", help="architecture YAML/JSON (input: [C,H,W], layers: [...]), a shipped one "
+                   "(vgg16_cifar, mnist_small) or a network name (mnist_vgg, mnist_small_dense, tiny)")
     p.add_argument("--keep", default="1.0,0.5,0.3,0.1", help="comma-separated channel-keep fractions")
     p.add_argument("--out", default="runs/budget", help="output folder for budget.json and plots")
     p.add_argument("--no-plots", action="store_true")
@@ -90,6 +90,17 @@ def _keeps(text: str) -> list[float]:
     return keeps
 
 
+def _arch(name: str, load_arch) -> dict:
+    """A network name (what train --config and demo --arch take, e.g. the
+    default mnist_vgg) as an architecture, else :func:`load_arch`'s file or name."""
+    from sca_lava.models.config import ARCHS, named_config
+
+    if name in ARCHS and not Path(name).exists():
+        cfg = named_config(name)
+        return {"path": name, "input": list(cfg.input_shape), "layers": cfg.layers, "name": name}
+    return load_arch(name)
+
+
 def run_sweep(args) -> int:
     from sca_lava.hardware.profile import load_profile
     from sca_lava.hardware.report import sweep_plot
@@ -97,7 +108,7 @@ def run_sweep(args) -> int:
 
     if not args.arch:
         raise ScaLavaError("--sweep needs --arch CONFIG (a layer list, e.g. vgg16_cifar)")
-    arch = load_arch(args.arch)
+    arch = _arch(args.arch, load_arch)
     prof = load_profile(args.profile)
     rows = sweep(arch, _keeps(args.keep), prof, max_chips=args.max_chips)
     print(f"{arch['name']} on {prof.name} (weights assumed dense nonzero, no training):")

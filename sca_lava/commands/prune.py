@@ -72,7 +72,7 @@ def prune_config_from_args(args, recorded: dict | None = None):
 
 def _prune(args, dist) -> int:
     from sca_lava.atomic import check_output_path
-    from sca_lava.commands.train import load_config
+    from sca_lava.commands.train import fit_input, load_config
     from sca_lava.errors import ScaLavaError
     from sca_lava.pruning import prune_and_shrink
     from sca_lava.training import load_checkpoint
@@ -90,9 +90,11 @@ def _prune(args, dist) -> int:
         dense, _ = load_trained(args.from_ckpt)
         num_steps = dense.config.num_steps
     else:
-        config = load_config(args.config)
+        config, stated = load_config(args.config)
         num_steps = config.num_steps
     data = load_training_data(args, state.get("contract") if state else None, num_steps)
+    if config is not None:
+        fit_input(config, stated, data, f"--config {args.config}")
     (dense.config if dense is not None else config).check_classes(data.num_classes)
     _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=out,
                               resume=args.resume, progress=not args.no_progress, stop_after=args.stop_after,

@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--checkpoint", default=None, help="SLAYER checkpoint the file was exported from")
     p.add_argument("--samples", type=positive_int, default=100, help="number of test samples")
     p.add_argument("--json", default=None, help="write the figures as JSON here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_input_args(p)
     add_data_args(p)
 
@@ -44,10 +45,12 @@ def run(args) -> int:
                             batch=128 if model is not None else 0)  # SLAYER runs beside Lava with --checkpoint
     y = drive.labels
     if model is not None:
-        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec)
+        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec,
+                                           progress=not args.no_progress)
         result = agreement.to_dict()
     else:
-        lava = run_lava(args.model, drive.spikes, spec=spec, bias=drive.bias, steps=drive.steps)
+        lava = run_lava(args.model, drive.spikes, spec=spec, bias=drive.bias, steps=drive.steps,
+                        progress=not args.no_progress)
         n = lava.output.shape[0]
         result = {"samples": n, "steps": int(lava.output.shape[-1]), "mode": lava.extra["mode"],
                   "accuracy": None if y is None else float((lava.predictions() == y).mean()),

@@ -471,8 +471,7 @@ def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
                 layer.in_shape = shape
         else:
             if shape is None:
-                raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer with a shape); "
-                                   "pass it as --input-shape C,H,W")
+                shape = _conv_input(r, where)  # netx then needs it passed (input_shape_in_file False)
             layer = _conv(r, where, shape)
         n = layer.num_neurons
         total += n
@@ -589,6 +588,29 @@ def _delay(r: _Reader, where: str, wshape) -> np.ndarray | None:
 
 def r_index(where: str) -> int:
     return int(where.rsplit(" ", 1)[1])
+
+
+def _conv_input(r: _Reader, where: str) -> tuple[int, int, int]:
+    """The input (C, H, W) of a first conv layer without an input layer in
+    front: its weight gives C; with stride 1 its stored output gives H and W
+    (H = H_out - 2 padding + dilation (kernel - 1)). A larger stride leaves
+    several sizes possible: then the user must say (``--input-shape``)."""
+    r.require("shape", "weight", "stride", "padding", "dilation", "groups")
+    wshape = r.dataset("weight").shape
+    stride = r.pair("stride", 1, CONV_GEOMETRY_MAX)
+    if len(wshape) not in (4, 5) or stride != (1, 1):
+        raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer with a shape, and a "
+                           f"stride-{stride[0]}x{stride[1]} conv fits several input sizes); pass it as "
+                           "--input-shape C,H,W")
+    out = r.shape()
+    padding, dilation = r.pair("padding", 0, CONV_GEOMETRY_MAX), r.pair("dilation", 1, CONV_GEOMETRY_MAX)
+    groups = r.uniform("groups", 1, CONV_GEOMETRY_MAX, "conv groups")
+    if len(out) != 3:
+        raise ScaLavaError(f"{where}: conv shape must be (C, H, W), got {out}")
+    hw = [out[1 + i] - 2 * padding[i] + dilation[i] * (int(wshape[2 + i]) - 1) for i in range(2)]
+    if min(hw) < 1:
+        raise ScaLavaError(f"{where}: no input size gives the stored output {out}")
+    return (int(wshape[1]) * groups, *hw)
 
 
 def _conv(r: _Reader, where: str, shape) -> LayerSpec:

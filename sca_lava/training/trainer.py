@@ -286,7 +286,7 @@ class Trainer:
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
     def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
-        from tqdm.auto import tqdm
+        from sca_lava.progress import progress_bar
 
         cfg, model, ctx = self.cfg, self.model, self.dist
         lr = self.lr_at(self.epoch, cfg.epochs)  # the configured total, also when fit() stops early
@@ -301,8 +301,7 @@ class Trainer:
         flipper = np.random.default_rng([cfg.seed, self.epoch, 2]) if cfg.flip and static else None
         model.train()
         total_loss, label_loss, correct, seen = 0.0, 0.0, 0, 0
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch",
-                   disable=not progress or not ctx.is_main, leave=False)
+        bar = progress_bar(batches, desc=f"epoch {self.epoch + 1}", unit="batch", enabled=progress and ctx.is_main)
         for batch in bar:
             idx = shard(batch, ctx.rank, ctx.world_size)
             if augment is None and flipper is None:
