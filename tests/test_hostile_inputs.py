@@ -471,6 +471,13 @@ def lava_cases(ws, rng):
         extra = ["--out", ws.out(), "--no-plots"] if cmd == "budget" else []
         cases.append((f"{cmd} --steps 1000000000", [cmd, ws.net, "--steps", "1000000000", *extra]))
     cases.append(("evaluate --steps 10**7 x 1000 samples", ["evaluate", ws.net, "--steps", str(10**7)]))
+    from sca_lava.models import NetworkConfig
+
+    other_input = ws.path("8x8.net")  # no input contract, an input no data set has: --input is needed
+    build_network(NetworkConfig(input_shape=(1, 8, 8), layers=[{"type": "flatten"}, {"type": "dense", "out": 10}],
+                                num_steps=8)).export_hdf5(other_input)
+    for cmd in ("evaluate", "simulate"):
+        cases.append((f"{cmd} 1x8x8 net without --input", [cmd, other_input, "--samples", "2"]))
     other = small_config()
     other.layers[0]["out"] = 6
     for name, cfg, seed in (("another architecture", other, 0), ("another training", small_config(), 7)):
@@ -550,11 +557,43 @@ FAMILIES = (arch_cases, options_cases, config_cases, checkpoint_cases, path_case
             nmnist_cases, sizes_cases, lava_cases, long_name_cases, mnist_cases, wrong_success_cases)
 
 
-def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]]]:
+def valid_cases(ws, rng):
+    """Near misses that must run (exit 0): what the hostile checks must not
+    refuse, and what issue 32 made work (a stride-1 conv first layer without
+    input layer, the network names in --sweep, hardware.md's `input:` key)."""
+    from sca_lava.models import NetworkConfig
+
+    stride1 = ws.path("noinput.net")  # conv (stride 1) -> flatten -> dense, exported, then its input layer cut
+    build_network(NetworkConfig(layers=[{"type": "conv", "out": 4, "kernel": 3}, {"type": "flatten"},
+                                        {"type": "dense", "out": 10}], num_steps=8), seed=1).export_hdf5(stride1)
+    with h5py.File(stride1, "a") as f:
+        del f["layer/0"]
+        for i in range(1, len(f["layer"]) + 1):
+            f["layer"].move(str(i), str(i - 1))
+    arch = ws.path("arch.yaml")
+    arch.write_text("name: mine\ninput: [1, 28, 28]\nlayers: [{type: conv, out: 4, kernel: 3, stride: 2}, "
+                    "{type: flatten}, {type: dense, out: 10}]\n")
+    short = ["--epochs", "1", "--train-samples", "32", "--test-samples", "8", "--no-progress"]
+    cases = [("--version", ["--version"]),
+             ("evaluate a stride-1 conv file without input layer", ["evaluate", stride1, "--samples", "4",
+                                                                     "--no-progress"]),
+             ("evaluate the valid file", ["evaluate", ws.net, "--samples", "4", "--no-progress"]),
+             ("budget the valid file", ["budget", ws.net, "--samples", "2", "--out", ws.out(), "--no-plots"]),
+             ("train --config with input:", ["train", "--config", arch, "--out", ws.out(), *short]),
+             ("train --config mnist_small", ["train", "--config", "mnist_small", "--out", ws.out(), *short]),
+             ("train --lr 1e-2", ["train", "--config", "tiny", "--lr", "1e-2", "--out", ws.out(), *short])]
+    for name in ("mnist_vgg", "mnist_small_dense", "tiny", "mnist_small"):
+        cases.append((f"budget --sweep --arch {name}", ["budget", "--sweep", "--arch", name, "--keep", "1,0.5",
+                                                        "--out", ws.out(), "--no-plots"]))
+    return cases
+
+
+def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]], list[tuple[str, list]]]:
+    """(workspace, hostile cases, valid cases)."""
     rng = np.random.default_rng(seed)
     ws = Workspace(root)
     cases = [c for family in FAMILIES for c in family(ws, rng)]
-    return ws, cases
+    return ws, cases, valid_cases(ws, rng)
 
 
 @pytest.fixture(scope="module")
@@ -563,7 +602,7 @@ def generated(tmp_path_factory):
 
 
 def test_every_hostile_input_is_refused_cleanly(generated, capsys):
-    ws, cases = generated
+    ws, cases, _ = generated
     assert len(cases) >= MIN_CASES
     outcomes = [run_cli(argv, name) for name, argv in cases]
     summary = report(outcomes)
@@ -574,10 +613,20 @@ def test_every_hostile_input_is_refused_cleanly(generated, capsys):
     assert not list(Path("/proc").glob("sca_lava*"))
 
 
+def test_near_misses_run(generated, capsys):
+    """The valid side of the generator: each exits 0 without a traceback."""
+    _, _, cases = generated
+    outcomes = [run_cli(argv, name, timeout=120) for name, argv in cases]
+    summary = report(outcomes)
+    with capsys.disabled():
+        print("\nvalid runs:", summary.splitlines()[0])
+    assert tally(outcomes)["success"] == len(outcomes), summary
+
+
 @pytest.mark.parametrize("which", ["config FIFO", "CIFAR batch runs os.system (protocol 2)",
                                    "checkpoint NaN weight", "export --out /proc"])
 def test_real_command_exits_2_in_one_line(generated, which):
-    ws, cases = generated
+    ws, cases, _ = generated
     outcome = run_cli_subprocess(dict(cases)[which], which)
     assert outcome.clean, (outcome.kind, outcome.code, outcome.stderr[-2000:])
     assert not ws.marker.exists()

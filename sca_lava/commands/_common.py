@@ -12,6 +12,8 @@ import argparse
 import functools
 import sys
 
+import numpy as np
+
 from sca_lava.data import DATASETS, ENCODINGS
 from sca_lava.netx.contract import DEFAULT_SPLIT_SEED, SEED_MAX
 
@@ -209,6 +211,12 @@ def load_inputs(args, spec, split: str = "test", samples: int | None = None, che
         kind = "event" if spec.contract.events else "image"
         raise ScaLavaError(f"{spec.path}: the network was trained on {kind} data ({spec.contract.dataset}); "
                            f"{s.data} does not match")
+    have, wants = tuple(data.input_shape), tuple(spec.input_shape)
+    if have != wants and not (spec.flat_input and int(np.prod(have)) == int(np.prod(wants))):
+        given = f"--data {s.data}" if getattr(args, "data", None) else f"the default data set {s.data}"
+        why = "" if spec.contract else " (the file has no input contract naming its data)"
+        raise ScaLavaError(f"{spec.path}: the network takes input {wants} but {given} has {have}{why}: give "
+                           f"--input FILE.npy with spikes (N, {', '.join(map(str, wants))}, T)")
     x, y = (data.test_x, data.test_y) if split == "test" else (data.train_x, data.train_y)
     x, y = x[:samples], y[:samples]
     if len(y) == 0:

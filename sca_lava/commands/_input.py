@@ -214,6 +214,25 @@ def check_fits(spec, samples: int, steps: int, batch: int = 128, lava_samples: i
                            f"{_gib(have)} is available: use fewer --steps or --samples")
 
 
+def warn_silent(spikes: list[tuple[str, float]], samples: int, steps: int, depth: int) -> bool:
+    """Say loudly (stderr) which layers emitted no spike at all: everything
+    after them is silent and the accuracy is chance (an input layer whose
+    threshold a binary input never reached gave 9 % and exit 0 without a
+    word). ``spikes``: (layer label, spikes or events) per neuron layer;
+    ``depth``: neuron layers, to tell a T too short for the input to arrive."""
+    from sca_lava.commands._common import warn
+
+    silent = [label for label, n in spikes if not n]
+    if not silent:
+        return False
+    why = ("every synapse delays by one step, so the input reaches neuron layer k at step k: "
+           f"T={steps} is shorter than the {depth} layers (repeat the input over more steps)" if steps < depth else
+           "check the input (its values, --steps, the encoding) against the first silent layer's threshold")
+    warn(f"SILENT LAYER: {'layers' if len(silent) > 1 else 'layer'} {', '.join(silent)} emitted no spike in "
+         f"{samples} samples x {steps} steps, so no input reaches the output and any accuracy is chance; {why}")
+    return True
+
+
 def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB"
 

@@ -136,6 +136,8 @@ def run(args) -> int:
         return run_sweep(args)
     if not args.model:
         raise ScaLavaError("give a netx MODEL file (or --sweep --arch CONFIG)")
+    from sca_lava.commands._common import warn
+    from sca_lava.commands._input import warn_silent
     from sca_lava.hardware.budget import budget_netx, compare
     from sca_lava.hardware.profile import load_profile
     from sca_lava.hardware.report import budget_plots, fmt, print_budget
@@ -152,7 +154,13 @@ def run(args) -> int:
             from sca_lava.deploy.measure import measure
 
             drive, source = _drive_for(args, spec)
+            if source.startswith("Bernoulli"):
+                warn(f"{path}: no --input and no data set of input {'x'.join(map(str, spec.input_shape))}: the "
+                     f"activity, energy and latency below are of {source}, not of real inputs; give --input")
             record = measure(path, verify=args.verify, spec=spec, **drive)
+            warn_silent([(f"{ly.index} ({ly.kind})", int(np.count_nonzero(record.layer_spikes[j])))
+                         for j, ly in enumerate(spec.neuron_layers)], int(record.output.shape[0]),
+                        int(record.output.shape[-1]), len(spec.neuron_layers))
         res = budget_netx(path, prof, record=record, spec=spec, max_chips=args.max_chips)
         res["input_source"] = source
         print_budget(res)

@@ -35,7 +35,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
-    from sca_lava.commands._input import drive_for
+    from sca_lava.commands._input import drive_for, warn_silent
     from sca_lava.errors import ScaLavaError
 
     if args.verify < 0:
@@ -70,6 +70,8 @@ def run(args) -> int:
         if v["first_mismatch"]:
             m = v["first_mismatch"]
             print(f"first divergence    sample {m['sample']}, layer {m['layer']}, step {m['step']}")
+    warn_silent([(f"{ly['layer']} ({ly['kind']})", ly["spikes_per_sample"]) for ly in report.layers],
+                report.num_samples, report.num_steps, len(report.layers))
     if args.json:
         write_json(args.json, d)
     return 1 if report.verify and report.verify["mismatching_samples"] else 0

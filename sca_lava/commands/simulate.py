@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
-    from sca_lava.commands._input import drive_for, read_spec
+    from sca_lava.commands._input import drive_for, read_spec, warn_silent
 
     if args.json:
         check_output_path(args.json, "file")
@@ -45,8 +45,8 @@ def run(args) -> int:
                             batch=128 if model is not None else 0)  # SLAYER runs beside Lava with --checkpoint
     y = drive.labels
     if model is not None:
-        agreement, _ = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec,
-                                           progress=not args.no_progress)
+        agreement, lava = compare_with_slayer(model, args.model, drive.spikes, y, spec=spec,
+                                              progress=not args.no_progress)
         result = agreement.to_dict()
     else:
         lava = run_lava(args.model, drive.spikes, spec=spec, bias=drive.bias, steps=drive.steps,
@@ -65,6 +65,9 @@ def run(args) -> int:
         print(f"spike agreement    {result['spike_agreement']:.4f} "
               f"({result['matching_samples']}/{result['samples']} samples identical at every step)")
     print(f"Lava time          {result['seconds']:.1f} s")
+    last = spec.neuron_layers[-1]  # the layer Lava recorded: silent, so is the network from some layer on
+    warn_silent([(f"{len(spec.neuron_layers) - 1} ({last.kind}, the output)", int((lava.output != 0).sum()))],
+                int(lava.output.shape[0]), int(lava.output.shape[-1]), len(spec.neuron_layers))
     if args.json:
         write_json(args.json, result)
     return 0
