@@ -446,7 +446,7 @@ def test_graded_synapses_sum_in_float64(tmp_path):
 def test_exact_cuda_math_turns_tf32_off_and_restores():
     import torch
 
-    from sca_lava.deploy.fixed_point import exact_cuda_math
+    from sca_lava.device import exact_cuda_math
 
     b = torch.backends
     before = (b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,

@@ -6,7 +6,7 @@ hours. This module rebuilds the same network from its :class:`NetxSpec` as
 integer arithmetic in torch (int64 state, convolutions in float32/float64
 only where every partial sum is an exactly representable integer: float32 for
 binary spikes while sums stay below 2**24, float64 for graded payloads; on
-CUDA without TF32, see :func:`exact_cuda_math`) and runs many samples per
+CUDA without TF32, see :func:`sca_lava.device.exact_cuda_math`) and runs many samples per
 batch, on CPU or CUDA.
 
 What is reproduced (lava-nc 0.10.0 / lava-dl 0.6.0, ``Loihi2SimCfg(
@@ -54,12 +54,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sca_lava.deploy.agreement import first_divergence
+from sca_lava.device import exact_cuda_math
 from sca_lava.errors import ScaLavaError
 from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, SynOps, measure
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
@@ -203,27 +203,6 @@ def _decay(x, decay: int):
 #: the state in int32 numpy arrays; "24 bit" is only declared), a sigma_output layer its int32 sigma.
 #: So a graded synapse always sums in float64, exact while the bound stays below 2**53.
 _PAYLOAD_MAX = {"delta": 1 << 25, "sigma_delta": 1 << 25, "sigma": 1 << 31}
-
-
-@contextmanager
-def exact_cuda_math():
-    """cuDNN and cuBLAS on the GPU as exact as the CPU for the synapse sums:
-    no TF32 (a 10-bit mantissa would round the inputs of a float32 sum),
-    deterministic algorithms and no autotuning (the same algorithm on every
-    run). Restored afterwards; the flags do nothing on the CPU."""
-    import torch
-
-    b = torch.backends
-    saved = (b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,
-             torch.get_float32_matmul_precision())
-    b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark = False, True, False
-    b.cuda.matmul.allow_tf32 = False
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32 = saved[:4]
-        torch.set_float32_matmul_precision(saved[4])
 
 
 class FixedPointNet:
