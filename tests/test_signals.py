@@ -188,3 +188,34 @@ def test_the_watchdog_stops_an_idle_wait_and_spares_a_busy_one():
     got, kid = _guarded_wait(4, limit=2)  # twice the limit of CPU work without a step: not a stall
     assert got == "done"
     kid.kill()
+
+
+def test_a_stopped_command_is_not_a_stalled_run(tmp_path):
+    """Ctrl-Z (SIGSTOP) for longer than the limit, then SIGCONT: the time the
+    process did not run is no evidence of a deadlock."""
+    code = textwrap.dedent("""
+        import multiprocessing as mp, os, sys, time
+        os.environ["SCA_LAVA_STALL_SECONDS"] = "3"
+        from sca_lava.deploy.guard import lava_guard
+        def child(conn):
+            time.sleep(7)
+            conn.send("done")
+        ours, theirs = mp.get_context("fork").Pipe()
+        with lava_guard():
+            kid = mp.get_context("fork").Process(target=child, args=(theirs,), daemon=True)
+            kid.start()
+            print("waiting", flush=True)
+            print(ours.recv(), flush=True)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "waiting"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(5)
+        p.send_signal(signal.SIGCONT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0 and out.strip() == "done", err[-2000:]

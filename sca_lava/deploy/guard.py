@@ -178,9 +178,12 @@ class LavaGuard:
         finished a piece nor used :data:`BUSY_CPU_SECONDS` of CPU for ``limit`` s."""
         root = os.getpid()
         mark_at, mark_cpu = time.monotonic(), tree_cpu_seconds(root)
+        polled = mark_at
         while not done.wait(WATCH_INTERVAL):
             now, cpu = time.monotonic(), tree_cpu_seconds(root)
-            if cpu - mark_cpu >= BUSY_CPU_SECONDS or self.progress_at > mark_at:
+            suspended = now - polled > 5 * WATCH_INTERVAL  # stopped (Ctrl-Z, SIGSTOP) or asleep: no verdict
+            polled = now
+            if suspended or cpu - mark_cpu >= BUSY_CPU_SECONDS or self.progress_at > mark_at:
                 mark_at, mark_cpu = now, cpu
             elif now - mark_at >= limit and self.signum is None:
                 self.stalled = now - mark_at
