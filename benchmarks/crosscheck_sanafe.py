@@ -20,7 +20,7 @@ ratios ours / SANA-FE, and the total spikes of each simulator (SANA-FE's
 float CUBA differs from Loihi's fixed point, so spike counts differ a little).
 
     .venv/bin/python benchmarks/crosscheck_sanafe.py [--dense runs/demo/dense.net]
-        [--pruned runs/demo/pruned.net] [--samples 4] [--json runs/crosscheck.json]
+        [--pruned runs/demo/pruned/pruned.net] [--samples 4] [--json runs/crosscheck.json]
 
 Without the files, ``--make DIR`` trains a small pair first (1 epoch on 1000
 digits, SCA pruning to 30 % of the parameters in 2 epochs; a few minutes).
@@ -191,14 +191,19 @@ def make_nets(folder: Path) -> tuple[str, str]:
     return str(folder / "dense.net"), str(folder / "pruned" / "pruned.net")
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The options; the default files are where ``sca-lava demo`` (make demo) writes them."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dense", default="runs/demo/dense.net")
-    ap.add_argument("--pruned", default="runs/demo/pruned.net")
+    ap.add_argument("--pruned", default="runs/demo/pruned/pruned.net")
     ap.add_argument("--make", metavar="DIR", help="train a small dense/pruned pair into DIR first")
     ap.add_argument("--samples", type=int, default=4, help="MNIST test digits per net (default 4)")
     ap.add_argument("--json", help="write {dense: {energy_ratio, latency_ratio, ...}, pruned: {...}}")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     import_sanafe()
     if args.make:
         args.dense, args.pruned = make_nets(Path(args.make))

@@ -156,6 +156,37 @@ def check_output_path(path: str | os.PathLike, kind: str = "file") -> Path:
     for root in FORBIDDEN_ROOTS:
         if text == root or text.startswith(root + "/"):
             raise ScaLavaError(f"{path}: outputs cannot go under {root}")
+    _check_name_lengths(path, text, kind)
+    try:
+        return _check_output_path(path, text, kind)
+    except OSError as exc:  # e.g. a loop of links
+        raise ScaLavaError(f"{path}: cannot write here ({exc.strerror or type(exc).__name__})") from None
+
+
+#: what :func:`atomic_path` adds to a file name for its temporary file: ``.NAME.PID-XXXXXXXX.tmp``
+TEMP_NAME_EXTRA = len(".") + len(".4194304-") + 8 + len(".tmp")
+
+
+def _check_name_lengths(path: Path, text: str, kind: str) -> None:
+    """Every name in ``path`` fits the file system (255 bytes on Linux file
+    systems), a file's name with room for its temporary name; the whole path too."""
+    try:
+        name_max, path_max = os.pathconf("/", "PC_NAME_MAX"), os.pathconf("/", "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    if len(os.fsencode(text)) >= path_max:
+        raise ScaLavaError(f"{str(path)[:60]}...: the path is {len(os.fsencode(text))} bytes long; the file system "
+                           f"allows {path_max - 1}")
+    parts = Path(text).parts
+    for i, part in enumerate(parts):
+        room = name_max - (TEMP_NAME_EXTRA if kind == "file" and i == len(parts) - 1 else 0)
+        if len(os.fsencode(part)) > room:
+            raise ScaLavaError(f"{part[:40]}...: this name is {len(os.fsencode(part))} bytes long; the file system "
+                               f"allows {room} here" + (" (a file is written under a temporary name first)"
+                                                          if room < name_max else ""))
+
+
+def _check_output_path(path: Path, text: str, kind: str) -> Path:
     if path.exists() or path.is_symlink():
         if kind == "file" and path.is_dir():
             raise ScaLavaError(f"{path}: is an existing folder; give a file name")

@@ -8,7 +8,7 @@ import argparse
 import importlib
 import sys
 
-from sca_lava.errors import Interrupted, ScaLavaError
+from sca_lava.errors import Interrupted, ScaLavaError, Stalled
 
 #: subcommand modules under sca_lava.commands, in --help order
 COMMANDS = (
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train spiking CNNs with lava-dl SLAYER, prune them with SCA, "
         "deploy them to Lava and budget them on Loihi-style cores.",
     )
+    from sca_lava import __version__
+
+    parser.add_argument("--version", action="version", version=f"sca-lava {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -43,12 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments; an option the command does not know is that command's
+    error (``sca-lava COMMAND: error: ...``), not the top-level parser's."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        action.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     try:
         return int(args.func(args) or 0)
-    except ScaLavaError as exc:
+    except (ScaLavaError, Stalled) as exc:  # a stalled Lava run is stopped already
         message = " ".join(str(exc).split())  # one line, whatever the message holds
         print(f"sca-lava {args.command}: error: {message}", file=sys.stderr)
         return 2

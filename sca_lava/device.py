@@ -1,9 +1,12 @@
 """One device rule for training, pruning, the demo and the evaluator:
 ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (CUDA when present, else CPU). A
 leaf helper (imports only torch and errors) so deploy and training share it
-without importing each other."""
+without importing each other. :func:`exact_cuda_math`: the GPU settings under
+which float sums of integers stay exact, as on the CPU."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from sca_lava.errors import ScaLavaError
 
@@ -32,3 +35,24 @@ def resolve_device(device: str | None = "auto", local_rank: int | None = None) -
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ScaLavaError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) present")
     return str(dev)
+
+
+@contextmanager
+def exact_cuda_math():
+    """cuDNN and cuBLAS on the GPU as exact as the CPU for the synapse sums:
+    no TF32 (a 10-bit mantissa would round the inputs of a float32 sum),
+    deterministic algorithms and no autotuning (the same algorithm on every
+    run). Restored afterwards; the flags do nothing on the CPU."""
+    import torch
+
+    b = torch.backends
+    saved = (b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,
+             torch.get_float32_matmul_precision())
+    b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark = False, True, False
+    b.cuda.matmul.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32 = saved[:4]
+        torch.set_float32_matmul_precision(saved[4])

@@ -13,7 +13,8 @@ PKG = Path(sca_lava.__file__).parent
 
 #: stage -> stages it may import (besides itself and the leaf helpers)
 # device: the one --device rule (torch + errors only), shared by training and the evaluator
-LEAVES = {"errors", "atomic", "configfile", "_lazy", "_lava_dl", "plotting", "device"}
+# progress: the one progress-bar rule (tqdm on a terminal, plain lines in a log)
+LEAVES = {"errors", "atomic", "configfile", "_lazy", "_lava_dl", "plotting", "device", "progress"}
 ALLOWED = {
     "data": set(),
     # the reader takes the one conv-size formula from geometry; geometry describes a

@@ -76,3 +76,18 @@ def test_input_files_must_be_regular(tmp_path):
     (tmp_path / "big").write_bytes(b"x" * 100)
     with pytest.raises(ScaLavaError, match="too large"):
         check_input_file(tmp_path / "big", "thing", max_bytes=10)
+
+
+def test_names_longer_than_the_file_system_allows_are_one_line_errors(tmp_path):
+    """Issue 32: an output name over 255 bytes raised OSError(ENAMETOOLONG)
+    from a stat; a file name that fits but whose temporary name
+    (.NAME.PID-XXXXXXXX.tmp) does not failed only after the work."""
+    with pytest.raises(ScaLavaError, match="300 bytes long; the file system allows 255"):
+        check_output_path(tmp_path / ("d" * 300), "dir")
+    with pytest.raises(ScaLavaError, match="allows 2.. here .a file is written under a temporary name first"):
+        check_output_path(tmp_path / ("f" * 250), "file")
+    longest = tmp_path / ("f" * 200)
+    write_text(longest, "fits")  # the temporary name fits too
+    assert longest.read_text() == "fits"
+    with pytest.raises(ScaLavaError, match="the path is .* bytes long"):
+        check_output_path(tmp_path / "/".join(["p" * 200] * 25), "file")

@@ -103,3 +103,86 @@ def test_train_resume_export_simulate_round_trip(tmp_path, capsys):
                  "--json", str(out / "sim.json")]) == 0, capsys.readouterr().err
     result = json.loads((out / "sim.json").read_text())
     assert result["samples"] == 3 and result["spike_agreement"] == 1.0
+
+
+# --------------------------------------------------------------------------- what a new user hit (issue 32)
+
+
+def test_version_and_every_error_names_its_command(capsys):
+    from sca_lava import __version__
+    from sca_lava.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"sca-lava {__version__}\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "x.net", "--bogus", "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("sca-lava simulate: error: unrecognized arguments: --bogus 1")
+    with pytest.raises(SystemExit):
+        main(["simulate", "x.net", "--steps", "0"])
+    assert capsys.readouterr().err.startswith("sca-lava simulate: error: argument --steps: must be >= 1")
+
+
+@pytest.mark.lava
+def test_progress_in_a_log_is_plain_lines_and_simulate_has_no_progress(tmp_path):
+    """stderr to a pipe (a log): no carriage-return redraws (98 in 7 KB of demo
+    output before); simulate takes --no-progress as troubleshooting.md says."""
+    from sca_lava.models import build_network
+    from sca_lava.models.config import small_config
+
+    net = tmp_path / "small.net"
+    build_network(small_config()).export_hdf5(net)
+    p = subprocess.run([sys.executable, "-m", "sca_lava.cli", "evaluate", str(net), "--samples", "300",
+                        "--batch-size", "64"], capture_output=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert b"\r" not in p.stderr and b"evaluate:" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "sca_lava.cli", "simulate", str(net), "--samples", "2",
+                        "--no-progress"], capture_output=True, timeout=600)
+    assert p.returncode == 0 and b"Lava:" not in p.stderr, p.stderr[-2000:]
+
+
+def test_config_files_as_the_docs_write_them(tmp_path, capsys):
+    """train --config takes hardware.md's `input: [C, H, W]`, the shipped
+    mnist_small architecture, and refuses an input_shape the data do not have
+    (it was silently replaced by 1x28x28)."""
+    import yaml
+
+    from sca_lava.cli import main
+
+    layers = [{"type": "conv", "out": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "flatten"},
+              {"type": "dense", "out": 10}]
+    short = ["--epochs", "1", "--train-samples", "32", "--test-samples", "8", "--no-progress"]
+    arch = tmp_path / "arch.yaml"
+    arch.write_text(yaml.safe_dump({"name": "mine", "input": [1, 28, 28], "layers": layers}))
+    assert main(["train", "--config", str(arch), "--out", str(tmp_path / "a"), *short]) == 0, capsys.readouterr().err
+    assert main(["train", "--config", "mnist_small", "--out", str(tmp_path / "b"), *short]) == 0, \
+        capsys.readouterr().err
+    small = tmp_path / "small.yaml"
+    small.write_text(yaml.safe_dump({"input_shape": [1, 16, 16], "layers": layers}))
+    capsys.readouterr()
+    assert main(["train", "--config", str(small), "--out", str(tmp_path / "c"), *short]) == 2
+    err = capsys.readouterr().err
+    assert "input_shape [1, 16, 16] does not match the mnist5k data ([1, 28, 28])" in err and err.count("\n") == 1
+    assert not (tmp_path / "c" / "model.pt").exists()
+
+
+@pytest.mark.parametrize("arch", ["mnist_vgg", "mnist_small_dense", "tiny", "mnist_small"])
+def test_sweep_takes_every_network_name(tmp_path, capsys, arch):
+    from sca_lava.cli import main
+
+    assert main(["budget", "--sweep", "--arch", arch, "--keep", "1.0,0.5", "--out", str(tmp_path),
+                 "--no-plots"]) == 0, capsys.readouterr().err
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"][0]["cores"] >= 1
+
+
+@pytest.mark.parametrize("budget, message", [
+    ("energy=0.3", "prune: error: the energy budget needs a hardware profile"),
+    ("energy=1.5", "the energy budget is a kept fraction in (0, 1]"),
+])
+def test_budget_errors_read_as_english(tmp_path, capsys, budget, message):
+    """They said "a energy budget"."""
+    from sca_lava.cli import main
+
+    assert main(["prune", "--budget", budget, "--out", str(tmp_path / "p")]) == 2
+    assert message in capsys.readouterr().err

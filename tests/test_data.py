@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 
@@ -70,7 +71,7 @@ def _write_idx(path, array: np.ndarray) -> None:
     path.write_bytes(header + array.astype(np.uint8).tobytes())
 
 
-def test_mnist_from_disk_via_torchvision(tmp_path, rng):
+def test_mnist_from_disk_in_torchvisions_layout(tmp_path, rng):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     train_x = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8)
@@ -148,3 +149,45 @@ def test_unknown_dataset_and_missing_root(tmp_path):
         load_dataset("mnist")
     with pytest.raises(ScaLavaError, match="does not exist"):
         load_dataset("mnist", tmp_path / "nope")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: os.urandom(100), "not an MNIST IDX file"),
+    (lambda raw: raw[:30], "the header says"),
+    (lambda raw: raw[:4], "not an MNIST IDX file"),
+    (lambda raw: b"", "not an MNIST IDX file"),
+    (lambda raw: raw + b"\x00", "the header says"),
+    (lambda raw: raw[:3] + b"\x02" + raw[4:], "not an MNIST IDX file"),
+    (lambda raw: raw[:2] + b"\x0d" + raw[3:], "not an MNIST IDX file"),  # float32 data: torchvision's KeyError
+])
+def test_garbage_mnist_files_are_one_line_errors(tmp_path, rng, damage, message):
+    """Issue 32: garbage under an MNIST --data-root raised torchvision's bare AssertionError."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, arr in (("train-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28))),
+                      ("train-labels-idx1-ubyte", np.arange(4)), ("t10k-images-idx3-ubyte", np.zeros((2, 28, 28))),
+                      ("t10k-labels-idx1-ubyte", np.arange(2))):
+        _write_idx(raw / name, arr)
+    target = raw / "train-images-idx3-ubyte"
+    target.write_bytes(damage(target.read_bytes()))
+    with pytest.raises(ScaLavaError, match=message):
+        load_dataset("mnist", tmp_path)
+
+
+def test_mnist_labels_and_counts_are_checked(tmp_path, rng):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    _write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (4, 28, 28)))
+    _write_idx(raw / "train-labels-idx1-ubyte", np.array([0, 1, 2, 12]))
+    _write_idx(raw / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
+    _write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(3))
+    with pytest.raises(ScaLavaError, match="label 12 is not a digit"):
+        load_dataset("mnist", tmp_path)
+    _write_idx(raw / "train-labels-idx1-ubyte", np.arange(4))
+    with pytest.raises(ScaLavaError, match="2 images but 3 labels"):
+        load_dataset("mnist", tmp_path)
+    os.mkfifo(raw / "fifo")
+    (raw / "t10k-images-idx3-ubyte").unlink()
+    os.symlink(raw / "fifo", raw / "t10k-images-idx3-ubyte")
+    with pytest.raises(ScaLavaError, match="not a regular file"):
+        load_dataset("mnist", tmp_path)

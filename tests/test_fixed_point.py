@@ -416,3 +416,84 @@ def test_fast_and_exact_neuron_paths_agree(tmp_path):
     for a, b in zip(fast.forward(x), exact.forward(x)):
         assert np.array_equal(a.numpy(), b.numpy())
         assert a.any()
+
+
+# --------------------------------------------------------------------------- CPU / CUDA exactness
+
+
+def _graded_net(tmp_path, rng):
+    """An SDNN net whose 1x1 conv (weights x fan-in < 128) receives the delta
+    input layer's payloads, which exceed 2**17 when the input swings sign."""
+    sd = {"ntype": "SDNN", "vth": 8}
+    layers = [conv(rng, 1, 4, (1, 1), lo=-30, hi=30, **sd), FLATTEN, dense(rng, 144, 10, **sd)]
+    x = rng.integers(-2047, 2048, (3, 1, 6, 6, 6))
+    return write_net(tmp_path / "graded.net", (1, 6, 6), layers, input_neuron=sd), x
+
+
+def test_graded_synapses_sum_in_float64(tmp_path):
+    """The evaluator took 2**17 as the largest graded payload and summed such a
+    conv in float32 (where TF32 on a GPU rounds payloads above 2048); the
+    delta input layer alone sends more, and a wrapped int32 delta up to 2**25."""
+    import torch
+
+    path, x = _graded_net(tmp_path, np.random.default_rng(5))
+    rec = run_fixed_point(path, x, record_all=True, progress=False)
+    assert np.abs(rec.layer_spikes[0]).max() > 1 << 17  # the old bound does not hold
+    net = FixedPointNet(read_netx(path))
+    assert [ly.dtype for ly in net.layers[1:]] == [torch.float64, torch.float64]
+
+
+def test_exact_cuda_math_turns_tf32_off_and_restores():
+    import torch
+
+    from sca_lava.device import exact_cuda_math
+
+    b = torch.backends
+    before = (b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,
+              torch.get_float32_matmul_precision())
+    b.cudnn.allow_tf32, b.cudnn.benchmark, b.cuda.matmul.allow_tf32 = True, True, True
+    torch.set_float32_matmul_precision("medium")
+    try:
+        with exact_cuda_math():
+            assert (b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,
+                    torch.get_float32_matmul_precision()) == (False, True, False, False, "highest")
+        assert (b.cudnn.allow_tf32, b.cudnn.benchmark, b.cuda.matmul.allow_tf32,
+                torch.get_float32_matmul_precision()) == (True, True, True, "medium")
+    finally:
+        b.cudnn.allow_tf32, b.cudnn.deterministic, b.cudnn.benchmark, b.cuda.matmul.allow_tf32 = before[:4]
+        torch.set_float32_matmul_precision(before[4])
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda_available(), reason="needs a CUDA GPU")
+def test_cuda_gives_the_cpu_spikes(tmp_path):
+    """On a GPU with TF32 enabled by the user (torch's cuDNN default), the
+    evaluator still gives the CPU's spikes and payloads bit for bit: graded
+    SDNN payloads above 2048, and a SLAYER-exported CUBA net."""
+    import torch
+
+    from sca_lava.models import build_network
+    from sca_lava.models.config import small_config
+
+    rng = np.random.default_rng(7)
+    graded, gx = _graded_net(tmp_path, rng)
+    cuba = tmp_path / "cuba.net"
+    build_network(small_config(), seed=3).export_hdf5(cuba)
+    cx = spikes(rng, (1, 28, 28), 16, 12, p=0.3)
+    b = torch.backends
+    before = (b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32)
+    b.cudnn.allow_tf32 = b.cuda.matmul.allow_tf32 = True
+    try:
+        for path, x in ((graded, gx), (str(cuba), cx)):
+            cpu = run_fixed_point(path, x, record_all=True, device="cpu", progress=False)
+            gpu = run_fixed_point(path, x, record_all=True, device="cuda", progress=False)
+            for j in cpu.layer_spikes:
+                assert np.array_equal(cpu.layer_spikes[j], gpu.layer_spikes[j]), (path, j)
+        assert b.cudnn.allow_tf32 and b.cuda.matmul.allow_tf32  # the user's setting is back
+    finally:
+        b.cudnn.allow_tf32, b.cuda.matmul.allow_tf32 = before

@@ -457,15 +457,169 @@ def profile_cases(ws, rng):
     return cases
 
 
+def _netx_variant(ws, name: str, change) -> Path:
+    """A copy of the valid netx file with ``change(h5py.File)`` applied."""
+    path = ws.path(name)
+    path.write_bytes(ws.net.read_bytes())
+    with h5py.File(path, "a") as f:
+        change(f)
+    return path
+
+
+def _float_shape(f):
+    shape = f["layer/0/shape"][()]
+    del f["layer/0/shape"]
+    f["layer/0/shape"] = shape.astype(float)
+
+
+def _no_flatten(f):
+    """Drop the flatten between the last conv and the first dense layer (renumbering the rest)."""
+    kinds = [f[f"layer/{i}/type"][0] for i in range(len(f["layer"]))]
+    k = kinds.index(b"flatten")
+    del f[f"layer/{k}"]
+    for i in range(k + 1, len(kinds)):
+        f["layer"].move(str(i), str(i - 1))
+
+
+def lava_cases(ws, rng):
+    """Issue 32: what passed the reader and then hung or crashed Lava (netx
+    files), runs too large for memory, checkpoints of another network."""
+    files = {"messageBits 3": _netx_variant(ws, "mb.net", lambda f: f["layer/1/neuron"].create_dataset(
+                 "messageBits", data=3)),
+             "float input shape": _netx_variant(ws, "fshape.net", _float_shape),
+             "conv then dense, no flatten": _netx_variant(ws, "noflat.net", _no_flatten)}
+    cases = []
+    for name, path in files.items():
+        for cmd in ("evaluate", "simulate", "budget"):
+            extra = ["--out", ws.out(), "--no-plots"] if cmd == "budget" else ["--samples", "2"]
+            cases.append((f"{cmd} netx {name}", [cmd, path, *extra]))
+    for cmd in ("evaluate", "simulate", "budget"):
+        extra = ["--out", ws.out(), "--no-plots"] if cmd == "budget" else []
+        cases.append((f"{cmd} --steps 1000000000", [cmd, ws.net, "--steps", "1000000000", *extra]))
+    cases.append(("evaluate --steps 10**7 x 1000 samples", ["evaluate", ws.net, "--steps", str(10**7)]))
+    from sca_lava.models import NetworkConfig
+
+    other_input = ws.path("8x8.net")  # no input contract, an input no data set has: --input is needed
+    build_network(NetworkConfig(input_shape=(1, 8, 8), layers=[{"type": "flatten"}, {"type": "dense", "out": 10}],
+                                num_steps=8)).export_hdf5(other_input)
+    for cmd in ("evaluate", "simulate"):
+        cases.append((f"{cmd} 1x8x8 net without --input", [cmd, other_input, "--samples", "2"]))
+    other = small_config()
+    other.layers[0]["out"] = 6
+    for name, cfg, seed in (("another architecture", other, 0), ("another training", small_config(), 7)):
+        net = build_network(cfg, seed=seed)
+        net.contract = ws.contract
+        path = ws.path("other.pt")
+        torch.save({**ws.state, "model": net.state_dict(), "config": cfg.to_dict()}, path)
+        cases.append((f"simulate --checkpoint of {name}", ["simulate", ws.net, "--checkpoint", path,
+                                                           "--samples", "2"]))
+    return cases
+
+
+def long_name_cases(ws, rng):
+    """Output names the file system cannot hold (ENAMETOOLONG was a traceback)."""
+    long = "n" * int(rng.integers(256, 400))
+    fits_but_temp = "t" * 250 + ".json"  # 255 bytes: only its temporary name is too long
+    cases = [("export --out long name", ["export", ws.ckpt, "--out", ws.root / (long + ".net")]),
+             ("export --out name without room for its temp", ["export", ws.ckpt, "--out", ws.root / fits_but_temp])]
+    for cmd in ("evaluate", "simulate"):
+        cases.append((f"{cmd} --json long name", [cmd, ws.net, "--json", ws.root / (long + ".json"), "--samples", "2"]))
+    for cmd in ("train", "prune", "demo"):
+        cases.append((f"{cmd} --out long folder", [cmd, "--out", ws.root / long]))
+    cases.append(("budget --out long folder", ["budget", ws.net, "--allocation-only", "--out", ws.root / long]))
+    return cases
+
+
+def _mnist_root(ws, damage) -> Path:
+    import struct
+
+    root = ws.path("mnist")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name, n, dims in (("train-images-idx3-ubyte", 3, (4, 28, 28)), ("train-labels-idx1-ubyte", 1, (4,)),
+                          ("t10k-images-idx3-ubyte", 3, (2, 28, 28)), ("t10k-labels-idx1-ubyte", 1, (2,))):
+        data = (np.arange(int(np.prod(dims))) % 10).astype(np.uint8).tobytes()
+        (raw / name).write_bytes(struct.pack(">HBB", 0, 8, n) + struct.pack(f">{n}I", *dims) + data)
+    damage(raw / "train-images-idx3-ubyte", raw / "train-labels-idx1-ubyte")
+    return root
+
+
+def mnist_cases(ws, rng):
+    """Garbage under an MNIST --data-root (torchvision raised a bare AssertionError)."""
+    damages = {
+        "random bytes": lambda img, lab: img.write_bytes(rng.bytes(100)),
+        "truncated images": lambda img, lab: img.write_bytes(img.read_bytes()[:500]),
+        "empty labels": lambda img, lab: lab.write_bytes(b""),
+        "float images": lambda img, lab: img.write_bytes(img.read_bytes()[:2] + b"\x0d" + img.read_bytes()[3:]),
+        "labels 2-D": lambda img, lab: lab.write_bytes(lab.read_bytes()[:3] + b"\x02" + lab.read_bytes()[4:]),
+        "label 200": lambda img, lab: lab.write_bytes(lab.read_bytes()[:-1] + b"\xc8"),
+        "images a folder": lambda img, lab: (img.unlink(), img.mkdir()),
+        "images a FIFO": lambda img, lab: (img.unlink(), os.mkfifo(img)),
+    }
+    return [(f"MNIST {name}", ["train", "--data", "mnist", "--data-root", _mnist_root(ws, fn), "--out", ws.out()])
+            for name, fn in damages.items()]
+
+
+def wrong_success_cases(ws, rng):
+    """Accepted before, now refused: negative or non-binary input spikes,
+    --ramp-start -1, a learning rate that overflows float32."""
+    cases = []
+    for name, value in (("negative", -1), ("2", 2)):
+        x = (rng.random((2, 1, 28, 28, 12)) < 0.3).astype(np.int16)
+        x[0, 0, 3, 3, 0] = value
+        path = ws.path("spikes.npy")
+        np.save(path, x)
+        cases.append((f"budget --input {name} spikes", ["budget", ws.net, "--input", path, "--out", ws.out(),
+                                                        "--no-plots"]))
+        cases.append((f"evaluate --input {name} spikes", ["evaluate", ws.net, "--input", path]))
+    cases.append(("prune --ramp-start -1", ["prune", "--ramp-start", "-1", "--out", ws.out()]))
+    cases.append(("train --lr 1e308", ["train", "--config", "tiny", "--lr", "1e308", "--epochs", "1",
+                                       "--train-samples", "32", "--test-samples", "8", "--out", ws.out(),
+                                       "--no-progress"]))
+    return cases
+
+
 FAMILIES = (profile_cases, arch_cases, options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
-            nmnist_cases, sizes_cases)
+            nmnist_cases, sizes_cases, lava_cases, long_name_cases, mnist_cases, wrong_success_cases)
 
 
-def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]]]:
+def valid_cases(ws, rng):
+    """Near misses that must run (exit 0): what the hostile checks must not
+    refuse, and what issue 32 made work (a stride-1 conv first layer without
+    input layer, the network names in --sweep, hardware.md's `input:` key)."""
+    from sca_lava.models import NetworkConfig
+
+    stride1 = ws.path("noinput.net")  # conv (stride 1) -> flatten -> dense, exported, then its input layer cut
+    build_network(NetworkConfig(layers=[{"type": "conv", "out": 4, "kernel": 3}, {"type": "flatten"},
+                                        {"type": "dense", "out": 10}], num_steps=8), seed=1).export_hdf5(stride1)
+    with h5py.File(stride1, "a") as f:
+        del f["layer/0"]
+        for i in range(1, len(f["layer"]) + 1):
+            f["layer"].move(str(i), str(i - 1))
+    arch = ws.path("arch.yaml")
+    arch.write_text("name: mine\ninput: [1, 28, 28]\nlayers: [{type: conv, out: 4, kernel: 3, stride: 2}, "
+                    "{type: flatten}, {type: dense, out: 10}]\n")
+    short = ["--epochs", "1", "--train-samples", "32", "--test-samples", "8", "--no-progress"]
+    cases = [("--version", ["--version"]),
+             ("evaluate a stride-1 conv file without input layer", ["evaluate", stride1, "--samples", "4",
+                                                                     "--no-progress"]),
+             ("evaluate the valid file", ["evaluate", ws.net, "--samples", "4", "--no-progress"]),
+             ("budget the valid file", ["budget", ws.net, "--samples", "2", "--out", ws.out(), "--no-plots"]),
+             ("train --config with input:", ["train", "--config", arch, "--out", ws.out(), *short]),
+             ("train --config mnist_small", ["train", "--config", "mnist_small", "--out", ws.out(), *short]),
+             ("train --lr 1e-2", ["train", "--config", "tiny", "--lr", "1e-2", "--out", ws.out(), *short])]
+    for name in ("mnist_vgg", "mnist_small_dense", "tiny", "mnist_small"):
+        cases.append((f"budget --sweep --arch {name}", ["budget", "--sweep", "--arch", name, "--keep", "1,0.5",
+                                                        "--out", ws.out(), "--no-plots"]))
+    return cases
+
+
+def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]], list[tuple[str, list]]]:
+    """(workspace, hostile cases, valid cases)."""
     rng = np.random.default_rng(seed)
     ws = Workspace(root)
     cases = [c for family in FAMILIES for c in family(ws, rng)]
-    return ws, cases
+    return ws, cases, valid_cases(ws, rng)
 
 
 @pytest.fixture(scope="module")
@@ -474,7 +628,7 @@ def generated(tmp_path_factory):
 
 
 def test_every_hostile_input_is_refused_cleanly(generated, capsys):
-    ws, cases = generated
+    ws, cases, _ = generated
     assert len(cases) >= MIN_CASES
     outcomes = [run_cli(argv, name) for name, argv in cases]
     summary = report(outcomes)
@@ -485,10 +639,20 @@ def test_every_hostile_input_is_refused_cleanly(generated, capsys):
     assert not list(Path("/proc").glob("sca_lava*"))
 
 
+def test_near_misses_run(generated, capsys):
+    """The valid side of the generator: each exits 0 without a traceback."""
+    _, _, cases = generated
+    outcomes = [run_cli(argv, name, timeout=120) for name, argv in cases]
+    summary = report(outcomes)
+    with capsys.disabled():
+        print("\nvalid runs:", summary.splitlines()[0])
+    assert tally(outcomes)["success"] == len(outcomes), summary
+
+
 @pytest.mark.parametrize("which", ["config FIFO", "CIFAR batch runs os.system (protocol 2)",
                                    "checkpoint NaN weight", "export --out /proc"])
 def test_real_command_exits_2_in_one_line(generated, which):
-    ws, cases = generated
+    ws, cases, _ = generated
     outcome = run_cli_subprocess(dict(cases)[which], which)
     assert outcome.clean, (outcome.kind, outcome.code, outcome.stderr[-2000:])
     assert not ws.marker.exists()

@@ -199,6 +199,56 @@ def test_cli_evaluate_pilotnet_from_image_in_lava_layout(tmp_path):
     assert code == 2 and "(N, 3, 66, 200" in err and "Traceback" not in err
 
 
+# --------------------------------------------------------------------------- wrong successes (issue 30, item 6)
+
+
+def test_a_silent_layer_is_said_loudly_in_evaluate_and_budget(tmp_path):
+    """mnist.net's input neuron never reaches its threshold with MNIST-5k's
+    binary spikes: every layer is silent, the accuracy is chance (it exited 0
+    without a word). Now evaluate and budget say so on stderr."""
+    model = str(intel_file("mnist"))
+    code, out, err = _cli(["evaluate", model, "--samples", "40", "--steps", "8", "--no-progress"])
+    assert code == 0 and "SILENT LAYER: layers 0 (input), 1 (dense), 2 (dense), 3 (dense)" in err, err
+    code, _, err = _cli(["budget", model, "--samples", "4", "--steps", "8", "--out", str(tmp_path / "b"),
+                         "--no-plots"])
+    assert code == 0 and "SILENT LAYER: layers 0 (input)" in err, err
+
+
+@pytest.mark.lava
+def test_simulate_says_when_the_output_is_silent():
+    code, out, err = _cli(["simulate", str(intel_file("mnist")), "--samples", "2", "--steps", "8", "--no-progress"])
+    assert code == 0 and "SILENT LAYER: layer 3 (dense, the output) emitted no spike in 2 samples x 8 steps" in err
+
+
+def test_a_frame_too_short_for_the_network_depth_is_explained(tmp_path):
+    """docs/intel.md fed PilotNet SDNN its one-step input.npy: it reaches the
+    first layers only, the output has 0 events. Repeated over 9 steps (as
+    Intel's test holds the frame), the output answers and nothing is silent."""
+    model = str(intel_file("pilotnet_sdnn"))
+    frame = ROOT / "gts/pilotnet_sdnn/input.npy"
+    code, _, err = _cli(["evaluate", model, "--input", str(frame), "--no-progress"])
+    assert code == 0 and "SILENT LAYER: layer 8 (dense)" in err and "T=1 is shorter than the 9 layers" in err, err
+    held = tmp_path / "frame9.npy"
+    np.save(held, np.repeat(np.load(frame), 9, axis=-1))
+    code, out, err = _cli(["evaluate", model, "--input", str(held), "--no-progress"])
+    assert code == 0 and "SILENT" not in err, err
+    assert "  8 dense  1               0.8889" in out  # the output's events in 8 of 9 steps
+
+
+def test_budget_says_when_it_prices_random_spikes_and_inputs_are_asked_for(tmp_path):
+    """ntidigits.net has no input contract and a 1x1x64 input: budget priced
+    Bernoulli p=0.2 spikes and said so only in the JSON; evaluate/simulate
+    complained about a (2, 1, 28, 28, 16) input the user never passed."""
+    model = str(intel_file("ntidigits"))
+    code, _, err = _cli(["budget", model, "--samples", "2", "--out", str(tmp_path / "b"), "--no-plots"])
+    assert code == 0 and "not of real inputs; give --input" in err and "Bernoulli random spikes p=0.2" in err, err
+    for command in ("evaluate", "simulate"):
+        code, _, err = _cli([command, model, "--samples", "2"])
+        assert code == 2 and err.count("\n") == 1, err
+        assert "the network takes input (1, 1, 64) but the default data set mnist5k has (1, 28, 28)" in err
+        assert "give --input FILE.npy with spikes (N, 1, 1, 64, T)" in err
+
+
 # --------------------------------------------------------------------------- Lava (slow: keep few and short)
 
 

@@ -6,8 +6,10 @@ it was imported under."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,8 @@ from sca_lava.data import encode
 from sca_lava.models import build_network
 from sca_lava.models.config import named_config
 from sca_lava.netx import reader
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +65,13 @@ def test_demo_reads_each_exported_file_once(tmp_path, reads):
     assert summary["budget"]["loihi2"]["dense"]["dynamic_energy_uj"] is not None
     assert 0 < summary["pruned"]["budget_cost_fraction"] <= 0.3 + 1e-9  # what the pruner enforced (energy=0.3)
     assert reads == {str(out / "dense.net"): 1, str(out / "pruned" / "pruned.net"): 1}
+    # `make crosscheck` after `make demo` (issue 30): its default files are where the demo writes
+    spec = importlib.util.spec_from_file_location("crosscheck_sanafe", ROOT / "benchmarks" / "crosscheck_sanafe.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    defaults = bench.build_parser().parse_args([])
+    for default in (defaults.dense, defaults.pruned):
+        assert (out / Path(default).relative_to("runs/demo")).is_file(), default
 
 
 @pytest.mark.parametrize("argv", [

@@ -169,3 +169,37 @@ def test_distillation_without_a_teacher_is_a_one_line_error(mnist5k):
         Trainer(build_network(small_config(), 0), TrainConfig(distill=0.5))
     with pytest.raises(ScaLavaError, match="distill"):
         TrainConfig(distill=1.5).validate()
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    """Issue 32: `train --lr 1e308` trained a diverged network (test 0.10) and
+    saved it with exit 0. Here epoch 1 trains (lr 3e-3), the step schedule
+    then multiplies the rate by 1e30: epoch 2 diverges, the command stops with
+    one line and the checkpoint of epoch 1 stays."""
+    from sca_lava.cli import main
+    from sca_lava.training import load_checkpoint
+
+    out = tmp_path / "run"
+    code = main(["train", "--config", "tiny", "--epochs", "2", "--lr-schedule", "step", "--lr-step", "1",
+                 "--lr-gamma", "1e30", "--train-samples", "128", "--test-samples", "32", "--out", str(out),
+                 "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "training diverged in epoch 2" in err and "epoch 1 is kept" in err
+    assert load_checkpoint(out / "model.pt")["epoch"] == 1
+    assert not (out / "history.json").exists()
+
+
+@pytest.mark.parametrize("samples, message", [(32, "blocks.0.synapse.weight holds NaN or infinity"),
+                                              (288, "overflows the optimiser's float32 step")])
+def test_a_learning_rate_beyond_float32_is_one_line(tmp_path, capsys, samples, message):
+    """--lr 1e308: Adam's first step size is inf (weights become inf/NaN while
+    the one batch's loss, taken before the step, looks fine); its later steps
+    overflow float32 (a torch traceback; from the 8th, where lr / (1 - 0.9**t) is finite)."""
+    from sca_lava.cli import main
+
+    code = main(["train", "--config", "tiny", "--lr", "1e308", "--epochs", "1", "--train-samples", str(samples),
+                 "--test-samples", "8", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err and "lower --lr" in err, err
+    assert not (tmp_path / "run" / "model.pt").exists()

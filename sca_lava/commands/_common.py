@@ -12,6 +12,8 @@ import argparse
 import functools
 import sys
 
+import numpy as np
+
 from sca_lava.data import DATASETS, ENCODINGS
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.contract import DEFAULT_SPLIT_SEED, SEED_MAX
@@ -32,13 +34,13 @@ def seed_int(text: str) -> int:
     return value
 
 
-def positive_int(text: str) -> int:
+def positive_int(text: str, lowest: int = 1) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"must be >= {lowest}, got {value}")
     return value
 
 
@@ -48,6 +50,10 @@ def data_name(text: str) -> str:
         return text
     raise argparse.ArgumentTypeError(f"must be one of {', '.join(DATASETS)} or a .npz file of your own "
                                      f"arrays, got {text!r}")
+
+
+def non_negative_int(text: str) -> int:
+    return positive_int(text, lowest=0)
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:
@@ -186,7 +192,7 @@ def train_config_from_args(args, recorded: dict | None = None):
 
 
 def add_steps_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--steps", type=positive_int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None, metavar="T",
                    help=f"time steps per sample (default: the file's input contract, else {DEFAULTS['steps']})")
 
 
@@ -210,9 +216,10 @@ def input_settings(args, contract) -> argparse.Namespace:
     return out
 
 
-def load_inputs(args, spec, split: str = "test", samples: int | None = None):
+def load_inputs(args, spec, split: str = "test", samples: int | None = None, check=None):
     """(spikes, labels, settings) for running the netx network ``spec`` on
-    the first ``samples`` of a split, made as its input contract says."""
+    the first ``samples`` of a split, made as its input contract says;
+    ``check(samples, steps)`` runs before the spikes are made."""
     from sca_lava.data import encode, load_dataset
 
     s = input_settings(args, spec.contract)
@@ -227,10 +234,18 @@ def load_inputs(args, spec, split: str = "test", samples: int | None = None):
         kind = "event" if spec.contract.events else "image"
         raise ScaLavaError(f"{spec.path}: the network was trained on {kind} data ({spec.contract.dataset}); "
                            f"{s.data} does not match")
+    have, wants = tuple(data.input_shape), tuple(spec.input_shape)
+    if have != wants and not (spec.flat_input and int(np.prod(have)) == int(np.prod(wants))):
+        given = f"--data {s.data}" if getattr(args, "data", None) else f"the default data set {s.data}"
+        why = "" if spec.contract else " (the file has no input contract naming its data)"
+        raise ScaLavaError(f"{spec.path}: the network takes input {wants} but {given} has {have}{why}: give "
+                           f"--input FILE.npy with spikes (N, {', '.join(map(str, wants))}, T)")
     x, y = (data.test_x, data.test_y) if split == "test" else (data.train_x, data.train_y)
     x, y = x[:samples], y[:samples]
     if len(y) == 0:
         raise ScaLavaError(f"the {split} split of {s.data} is empty")
+    if check is not None:
+        check(len(y), x.shape[-1] if data.events else s.steps)
     spikes = x if data.events else encode(x, s.steps, s.encoding, seed=s.seed)
     s.events = data.events
     if s.events:

@@ -20,6 +20,10 @@ from sca_lava.errors import ScaLavaError
 
 LAYOUTS = ("slayer", "lava")
 MAX_INPUT_BYTES = 4 << 30  # an .npy input larger than this is refused before reading it
+#: bytes per input element while a data set is encoded (the int64 accumulator of rate-regular,
+#: its comparison and the uint8 spikes), and per neuron, sample and step in an evaluator batch
+#: (float synapse input and output, int64 current, voltage and drive, the spikes kept)
+ENCODE_BYTES, BATCH_BYTES, LAVA_BYTES = 10, 48, 12
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
@@ -172,6 +176,67 @@ def read_user_input(args, spec, default_steps: int = 16) -> UserInput | None:
                      f"{args.input} (input-layer bias, {layout} layout, {a.shape[0]} samples, T={steps})")
 
 
+def available_memory() -> int:
+    """Bytes this process may still allocate: the kernel's MemAvailable, or
+    less where a cgroup (a container) limits the memory."""
+    import os
+
+    avail = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    try:
+        with open("/proc/meminfo") as fh:
+            avail = next(int(ln.split()[1]) * 1024 for ln in fh if ln.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            avail = min(avail, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return max(int(avail), 0)
+
+
+def check_fits(spec, samples: int, steps: int, batch: int = 128, lava_samples: int = 0) -> None:
+    """Refuse, in one line and before anything is allocated, a run of
+    ``samples`` x ``steps`` whose arrays cannot fit in memory (the kernel's OOM
+    killer would end it without a word): the encoded input, one evaluator
+    batch of every layer, and ``lava_samples`` streamed through Lava."""
+    inputs = int(np.prod(spec.input_shape)) * steps
+    neurons = sum(int(np.prod(ly.in_shape)) + ly.num_neurons for ly in spec.neuron_layers)
+    need = samples * inputs * ENCODE_BYTES + min(batch, samples) * steps * neurons * BATCH_BYTES
+    need += lava_samples * steps * (int(np.prod(spec.input_shape)) + spec.neuron_layers[-1].num_neurons) * LAVA_BYTES
+    have = available_memory()
+    if need > have:
+        raise ScaLavaError(f"{samples} samples x {steps} steps need about {_gib(need)} of memory, "
+                           f"{_gib(have)} is available: use fewer --steps or --samples")
+
+
+def warn_silent(spikes: list[tuple[str, float]], samples: int, steps: int, depth: int) -> bool:
+    """Say loudly (stderr) which layers emitted no spike at all: everything
+    after them is silent and the accuracy is chance (an input layer whose
+    threshold a binary input never reached gave 9 % and exit 0 without a
+    word). ``spikes``: (layer label, spikes or events) per neuron layer;
+    ``depth``: neuron layers, to tell a T too short for the input to arrive."""
+    from sca_lava.commands._common import warn
+
+    silent = [label for label, n in spikes if not n]
+    if not silent:
+        return False
+    why = ("every synapse delays by one step, so the input reaches neuron layer k at step k: "
+           f"T={steps} is shorter than the {depth} layers (repeat the input over more steps)" if steps < depth else
+           "check the input (its values, --steps, the encoding) against the first silent layer's threshold")
+    warn(f"SILENT LAYER: {'layers' if len(silent) > 1 else 'layer'} {', '.join(silent)} emitted no spike in "
+         f"{samples} samples x {steps} steps, so no input reaches the output and any accuracy is chance; {why}")
+    return True
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
 def _expected(spec, bias_ok: bool) -> str:
     s = tuple(spec.input_shape)
     fmt = ", ".join(map(str, s))
@@ -182,21 +247,30 @@ def _expected(spec, bias_ok: bool) -> str:
     return text
 
 
-def drive_for(args, path: str, split: str = "test", samples: int | None = None, spec=None):
+def drive_for(args, path: str, split: str = "test", samples: int | None = None, spec=None, *,
+              batch: int = 128, lava_samples: int | None = 0):
     """(spec, UserInput) of a command: the netx file read once (with
     ``--input-shape``), then ``--input`` or the data set its input contract
-    names (:func:`sca_lava.commands._common.load_inputs`), cut to ``samples``."""
+    names (:func:`sca_lava.commands._common.load_inputs`), cut to ``samples``;
+    a run too large for memory (:func:`check_fits`, ``lava_samples`` None:
+    every sample goes through Lava) is refused before its spikes are made."""
     from sca_lava.commands._common import DEFAULTS, load_inputs
 
     spec = spec if spec is not None else read_spec(args, path)
     note = dropped_note(spec)
     if note:
         print(note)
+
+    def check(n: int, steps: int) -> None:
+        check_fits(spec, n, steps, batch, n if lava_samples is None else min(n, lava_samples))
+
     steps_default = spec.contract.num_steps if spec.contract is not None else DEFAULTS["steps"]
     user = read_user_input(args, spec, default_steps=steps_default)
     if user is not None:
-        return spec, user.head(samples)
-    spikes, y, s = load_inputs(args, spec, split, samples)
+        user = user.head(samples)
+        check(user.samples, user.steps)
+        return spec, user
+    spikes, y, s = load_inputs(args, spec, split, samples, check=check)
     shape = tuple(spec.input_shape)
     if tuple(spikes.shape[1:-1]) != shape and spec.flat_input and \
             int(np.prod(spikes.shape[1:-1])) == int(np.prod(shape)):

@@ -26,6 +26,8 @@ def register(sub) -> None:
     p.add_argument("--lava-samples", type=positive_int, default=None,
                    help="test digits run in Lava, every layer recorded (default: the network's recipe)")
     p.add_argument("--train-samples", type=positive_int, default=None, help="use only the first N training digits")
+    p.add_argument("--test-samples", type=positive_int, default=None,
+                   help="evaluate on the first N test digits only (default: all 1000)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and batch order (default 0)")
     add_device_arg(p)
     p.add_argument("--resume", action="store_true",
@@ -40,7 +42,7 @@ def run(args) -> int:
     check_output_path(args.out, "dir")  # before minutes of training
     run_demo(DemoConfig(out=args.out, arch=args.arch, epochs=args.epochs, prune_epochs=args.prune_epochs,
                         criterion=args.criterion, budget=args.budget, profile=args.profile, lava_samples=args.lava_samples,
-                        train_samples=args.train_samples, seed=args.seed, device=args.device, resume=args.resume,
+                        train_samples=args.train_samples, test_samples=args.test_samples, seed=args.seed, device=args.device, resume=args.resume,
                         progress=not args.no_progress),
              log=lambda m: print(m, flush=True))
     return 0

@@ -5,7 +5,13 @@ Lava; ``--verify N`` cross-checks the first N samples in the real runtime.
 
 from __future__ import annotations
 
-from sca_lava.commands._common import add_command, add_data_args, add_device_arg, positive_int
+from sca_lava.commands._common import (
+    add_command,
+    add_data_args,
+    add_device_arg,
+    non_negative_int,
+    positive_int,
+)
 from sca_lava.commands._input import add_input_args
 
 
@@ -18,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--split", default="test", choices=("test", "train"), help="which split (default test)")
     p.add_argument("--samples", type=positive_int, default=None, help="only the first N samples")
     p.add_argument("--batch-size", type=positive_int, default=128, help="samples per batch (default 128)")
-    p.add_argument("--verify", type=int, default=0, metavar="N",
+    p.add_argument("--verify", type=non_negative_int, default=0, metavar="N",
                    help="also run the first N samples in Lava and compare every spike")
     add_device_arg(p)
     p.add_argument("--json", default=None, help="write the report as JSON here")
@@ -29,14 +35,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from sca_lava.atomic import check_output_path, write_json
-    from sca_lava.commands._input import drive_for
+    from sca_lava.commands._input import drive_for, warn_silent
     from sca_lava.errors import ScaLavaError
 
     if args.verify < 0:
         raise ScaLavaError("--verify must be 0 or a positive number of samples")
     if args.json:
         check_output_path(args.json, "file")
-    spec, drive = drive_for(args, args.model, args.split, args.samples)  # the file is read once
+    spec, drive = drive_for(args, args.model, args.split, args.samples,  # the file is read once
+                            batch=args.batch_size, lava_samples=args.verify)
     from sca_lava.deploy.fixed_point import evaluate_netx  # torch: only once the input is good
     report = evaluate_netx(args.model, drive.spikes, drive.labels, batch_size=args.batch_size, device=args.device,
                            verify=args.verify, progress=not args.no_progress, spec=spec, bias=drive.bias,
@@ -63,6 +70,8 @@ def run(args) -> int:
         if v["first_mismatch"]:
             m = v["first_mismatch"]
             print(f"first divergence    sample {m['sample']}, layer {m['layer']}, step {m['step']}")
+    warn_silent([(f"{ly['layer']} ({ly['kind']})", ly["spikes_per_sample"]) for ly in report.layers],
+                report.num_samples, report.num_steps, len(report.layers))
     if args.json:
         write_json(args.json, d)
     return 1 if report.verify and report.verify["mismatching_samples"] else 0

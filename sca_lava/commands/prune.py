@@ -6,6 +6,7 @@ from __future__ import annotations
 from sca_lava.commands._common import (
     add_training_command,
     load_training_data,
+    non_negative_int,
     positive_int,
     train_config_from_args,
 )
@@ -40,7 +41,7 @@ def _options(p) -> None:
                    help="layer: importance per unit of marginal cost, ranked within each layer (default); "
                    "cost: importance per unit of marginal cost across layers; plain: importance alone")
     p.add_argument("--schedule", default=None, choices=SCHEDULES, help="sparsity ramp (default cubic)")
-    p.add_argument("--ramp-start", type=int, default=None, help="epoch the ramp starts (default 0)")
+    p.add_argument("--ramp-start", type=non_negative_int, default=None, help="epoch the ramp starts (default 0)")
     p.add_argument("--ramp-epochs", type=positive_int, default=None,
                    help="ramp length in epochs (default: ~2/3 of the epochs, >= 1 epoch left to fine-tune)")
     p.add_argument("--interval", type=positive_int, default=None, help="epochs between structure updates")
@@ -90,7 +91,7 @@ def prune_config_from_args(args, recorded: dict | None = None):
 def _prune(args, dist) -> int:
     from sca_lava.atomic import check_output_path
     from sca_lava.commands._model import network_from_args
-    from sca_lava.commands.train import load_config
+    from sca_lava.commands.train import fit_input, load_config
     from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig
     from sca_lava.pruning import prune_and_shrink
@@ -122,8 +123,9 @@ def _prune(args, dist) -> int:
             dense, _ = load_trained(args.from_ckpt)
             data = load_training_data(args, recorded or None, args.steps or steps_of(dense))
     else:
-        config = load_config(args.config)
+        config, stated = load_config(args.config)
         data = load_training_data(args, state.get("contract") if state else None, args.steps or config.num_steps)
+        fit_input(config, stated, data, f"--config {args.config}")
     if dense is None or isinstance(getattr(dense, "config", None), NetworkConfig):
         (dense.config if dense is not None else config).check_classes(data.num_classes)
     _, rep = prune_and_shrink(dense, data, pcfg, tcfg, config=config, out_dir=out,

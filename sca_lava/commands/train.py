@@ -24,24 +24,56 @@ def _options(p) -> None:
 
 
 def load_config(path: str | None):
-    """A network config JSON/YAML file, a network name (models.config.ARCHS)
-    or the name of a config shipped in sca_lava/hardware/archs (e.g.
-    ``vgg16_cifar``, the paper's VGG-16)."""
+    """(config, whether it states the input shape): a network config JSON/YAML
+    file, a network name (models.config.ARCHS) or the name of an architecture
+    shipped in sca_lava/hardware/archs (e.g. ``vgg16_cifar``, the paper's
+    VGG-16, or ``mnist_small``). A file's ``input`` (the architecture key, as
+    docs/hardware.md writes it) is read as ``input_shape``; ``name`` is a label."""
     from pathlib import Path
 
+    from sca_lava.configfile import load_structured
+    from sca_lava.errors import ScaLavaError
     from sca_lava.models import NetworkConfig, default_config
     from sca_lava.models.config import ARCHS, named_config
 
     if path is None:
-        return default_config()
+        return default_config(), False
     if path in ARCHS:
-        return named_config(path)
+        return named_config(path), False
     if not Path(path).exists() and Path(path).name == path:
         from sca_lava.hardware.sweep import ARCHS_DIR
 
         if (ARCHS_DIR / f"{path}.yaml").is_file():
             path = ARCHS_DIR / f"{path}.yaml"
-    return NetworkConfig.from_file(path)
+    data = load_structured(path, "network config")
+    if isinstance(data, dict):
+        data = dict(data)
+        if isinstance(data.get("name"), str):
+            del data["name"]
+        if "input" in data:
+            if "input_shape" in data and data["input_shape"] != data["input"]:
+                raise ScaLavaError(f"{path}: 'input' {data['input']} and 'input_shape' {data['input_shape']} differ; "
+                                   "give one")
+            data["input_shape"] = data.pop("input")
+    config = NetworkConfig.from_dict(data, str(path))
+    return config, isinstance(data, dict) and "input_shape" in data
+
+
+def fit_input(config, stated: bool, data, where: str) -> None:
+    """Give ``config`` the data set's input shape: silently where the config
+    left it to the default, with a note where a named network assumed
+    another, never where a config file states one the data do not have."""
+    from sca_lava.errors import ScaLavaError
+
+    have, want = tuple(config.input_shape), tuple(data.input_shape)
+    if have == want:
+        return
+    if stated:
+        raise ScaLavaError(f"{where}: input_shape {list(have)} does not match the {data.name} data "
+                           f"({list(want)}); drop input_shape from the file or use data of that shape")
+    print(f"note: the network's input is {list(want)}, the shape of the {data.name} data "
+          f"(the network config assumes {list(have)})")
+    config.input_shape = want
 
 
 def _train(args, dist) -> int:
@@ -69,13 +101,17 @@ def _train(args, dist) -> int:
         torch_seed(tcfg.seed)
         model = build_user_module(args.model, args.model_kwargs)
         graph = trace(model, data.input_shape)
+        if state and state.get("structure"):  # a cut network resumes cut
+            from sca_lava.models.surgery import apply_structure
+
+            model, graph = apply_structure(graph, state["structure"], str(ckpt))
     else:
         if state and state.get("config") is None:
             raise ScaLavaError(f"{ckpt} holds a network of your own: resume it with --model FILE.py:CLASS")
-        config = NetworkConfig.from_dict(state["config"], str(ckpt)) if state else load_config(args.config)
+        config, stated = (NetworkConfig.from_dict(state["config"], str(ckpt)), True) if state \
+            else load_config(args.config)
         data = load_training_data(args, recorded, tcfg.num_steps or config.num_steps)
-        if tuple(config.input_shape) != tuple(data.input_shape):
-            config.input_shape = tuple(data.input_shape)
+        fit_input(config, stated, data, str(ckpt) if state else f"--config {args.config}")
         config.check_classes(data.num_classes)
         model = build_network(config, seed=tcfg.seed)
         graph = trace(model, data.input_shape)

@@ -201,33 +201,59 @@ def load_mnist5k(seed: int = 0) -> DataSplit:
 
 
 def load_torchvision(name: str, root: str | os.PathLike) -> DataSplit:
-    """MNIST (through torchvision, ``download=False``) or CIFAR-10 from the
-    user's disk; a clear error names the folder that is expected."""
+    """MNIST (torchvision's folder layout) or CIFAR-10 from the user's disk,
+    never downloaded; a clear error names the folder that is expected."""
     if name == "mnist":
-        return _load_mnist_torchvision(Path(root))
+        return _load_mnist_idx(Path(root))
     if name == "cifar10":
         return load_cifar10(Path(root))
     raise ScaLavaError(f"unknown torchvision data set {name!r} (choose from mnist, cifar10)")
 
 
-def _load_mnist_torchvision(root: Path) -> DataSplit:
-    import torchvision
+MNIST_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_MAX_BYTES = 256 << 20  # the official training images are 47 MB
 
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """One uncompressed IDX file of unsigned bytes (MNIST's format), checked
+    completely: a regular file of at most :data:`MNIST_MAX_BYTES`, the magic
+    (0, 0, 0x08, ``ndim``), and a size equal to its header's dimensions.
+    torchvision's reader asserts instead (a bare AssertionError on garbage)."""
+    import struct
+
+    from sca_lava.atomic import check_input_file
+
+    check_input_file(path, "MNIST file", MNIST_MAX_BYTES)
+    raw = path.read_bytes()
+    head = 4 + 4 * ndim
+    if len(raw) < head or raw[:3] != b"\x00\x00\x08" or raw[3] != ndim:
+        raise ScaLavaError(f"{path}: not an MNIST IDX file of unsigned bytes with {ndim} dimension(s) "
+                           f"(header {raw[:4].hex() or 'empty'}, expected 000008{ndim:02x})")
+    dims = struct.unpack(f">{ndim}I", raw[4:head])
+    if head + int(np.prod(dims, dtype=np.int64)) != len(raw):
+        raise ScaLavaError(f"{path}: the header says {dims} but the file holds {len(raw) - head} bytes of data")
+    return np.frombuffer(raw, dtype=np.uint8, offset=head).reshape(dims)
+
+
+def _load_mnist_idx(root: Path) -> DataSplit:
     expected = root / "MNIST" / "raw"
     splits = []
     for train in (True, False):
-        try:
-            ds = torchvision.datasets.MNIST(str(root), train=train, download=False)
-        except (RuntimeError, FileNotFoundError, OSError, EOFError, ValueError) as exc:
-            raise ScaLavaError(
-                f"MNIST not found or unreadable under {root} (expected the uncompressed IDX files "
-                f"train-images-idx3-ubyte, ... in {expected}); nothing is downloaded "
-                f"({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
-            ) from None
-        data = np.asarray(ds.data)[:, None]
-        if len(data) == 0:
+        images_name, labels_name = MNIST_FILES[train]
+        if not (expected / images_name).exists() or not (expected / labels_name).exists():
+            raise ScaLavaError(f"MNIST not found under {root} (expected the uncompressed IDX files "
+                               f"{images_name}, {labels_name}, ... in {expected}); nothing is downloaded")
+        images, labels = read_idx(expected / images_name, 3), read_idx(expected / labels_name, 1)
+        if images.shape[1:] != (28, 28):
+            raise ScaLavaError(f"{expected / images_name}: images are {images.shape[1:]}, MNIST's are (28, 28)")
+        if len(images) != len(labels):
+            raise ScaLavaError(f"{expected}: {len(images)} images but {len(labels)} labels in {labels_name}")
+        if len(images) == 0:
             raise ScaLavaError(f"MNIST under {expected} holds no samples")
-        splits.append((data.astype(np.float32) / 255.0, np.asarray(ds.targets, dtype=np.int64)))
+        if labels.max() > 9:
+            raise ScaLavaError(f"{expected / labels_name}: label {int(labels.max())} is not a digit 0..9")
+        splits.append((images[:, None].astype(np.float32) / 255.0, labels.astype(np.int64)))
     (trx, try_), (tex, tey) = splits
     return DataSplit("mnist", trx, try_, tex, tey)
 

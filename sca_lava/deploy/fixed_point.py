@@ -4,8 +4,10 @@ Why: Lava's CPU simulation runs one sample at a time at tens of ms per step,
 so the deployed accuracy of a fixed-point network on a whole test set takes
 hours. This module rebuilds the same network from its :class:`NetxSpec` as
 integer arithmetic in torch (int64 state, convolutions in float32/float64
-only where every partial sum is an exactly representable integer) and runs
-thousands of samples per batch, on CPU or CUDA.
+only where every partial sum is an exactly representable integer: float32 for
+binary spikes while sums stay below 2**24, float64 for graded payloads; on
+CUDA without TF32, see :func:`sca_lava.device.exact_cuda_math`) and runs many samples per
+batch, on CPU or CUDA.
 
 What is reproduced (lava-nc 0.10.0 / lava-dl 0.6.0, ``Loihi2SimCfg(
 select_tag='fixed_pt')``), per layer:
@@ -57,6 +59,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sca_lava.deploy.agreement import first_divergence
+from sca_lava.device import exact_cuda_math
 from sca_lava.errors import ScaLavaError
 from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, SynOps, measure
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
@@ -196,7 +199,10 @@ def _decay(x, decay: int):
     return torch.sign(prod) * (torch.abs(prod) >> 12)
 
 
-_GRADED_MAX = 1 << 17  # |payload| of an SDNN layer: a 24-bit delta >> 6
+#: largest |payload| a graded layer sends: a delta >> 6 of an int32 that may wrap (Lava keeps
+#: the state in int32 numpy arrays; "24 bit" is only declared), a sigma_output layer its int32 sigma.
+#: So a graded synapse always sums in float64, exact while the bound stays below 2**53.
+_PAYLOAD_MAX = {"delta": 1 << 25, "sigma_delta": 1 << 25, "sigma": 1 << 31}
 
 
 class FixedPointNet:
@@ -236,7 +242,7 @@ class FixedPointNet:
             fan_in = w.shape[1]
         else:
             fan_in = w.shape[1] * w.shape[2] * w.shape[3]
-        amp = _GRADED_MAX if layer.graded_in else 1
+        amp = _PAYLOAD_MAX[self.layers[-1].model] if layer.graded_in else 1
         bound = int(np.abs(w).max(initial=0)) * fan_in * amp  # max |synaptic sum|
         # float32 is exact while every partial sum stays below 2**24
         layer.dtype = torch.float32 if bound < (1 << 24) else torch.float64
@@ -403,7 +409,7 @@ class FixedPointNet:
 
         if mode not in MODES:
             raise ScaLavaError(f"mode must be one of {MODES}, got {mode!r}")
-        with torch.no_grad():
+        with torch.no_grad(), exact_cuda_math():
             if spikes is not None:
                 x = torch.as_tensor(np.asarray(spikes), device=self.device)
                 t = x.shape[-1]
@@ -459,7 +465,7 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
     of every recorded layer (True) or of the given layer indices in
     ``record.extra["state"][j]``.
     """
-    from tqdm.auto import tqdm
+    from sca_lava.progress import progress_bar
 
     if spec is None:
         arr = spikes if spikes is not None else bias
@@ -476,7 +482,7 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
     chunks: dict[int, list] = {j: [] for j in keep}
     state_chunks: dict[int, dict[str, list]] = {j: {} for j in state_layers(record_state, keep)}
     start = time.perf_counter()
-    with tqdm(total=drive.samples, desc="fixed-point", unit="sample", disable=not progress, leave=False) as bar:
+    with progress_bar(total=drive.samples, desc="fixed-point", unit="sample", enabled=progress) as bar:
         for lo in range(0, drive.samples, batch_size):
             d = drive.batch(lo, lo + batch_size)
             states = [] if record_state else None
@@ -556,7 +562,7 @@ def evaluate_netx(path, spikes=None, labels=None, batch_size: int = 128, device=
     ``verify = k > 0`` also runs the first ``k`` samples in the real Lava
     runtime and reports how many samples differ and where the first diverges.
     """
-    from tqdm.auto import tqdm
+    from sca_lava.progress import progress_bar
 
     if batch_size < 1:
         raise ScaLavaError("batch size must be at least 1")
@@ -582,7 +588,7 @@ def evaluate_netx(path, spikes=None, labels=None, batch_size: int = 128, device=
     metrics = [Accuracy(), SynOps([None if ly.spec.kind == "input" else ly.spec for ly in net.layers]),
                SpikeCount(nl)]
     start = time.perf_counter()
-    with tqdm(total=n, desc="evaluate", unit="sample", disable=not progress, leave=False) as bar:
+    with progress_bar(total=n, desc="evaluate", unit="sample", enabled=progress) as bar:
         res = measure(fixed_point_batches(net, drive, labels, batch_size, bar, mode), metrics)
     seconds = time.perf_counter() - start
     correct = metrics[0].correct

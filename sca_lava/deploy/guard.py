@@ -13,19 +13,30 @@ run makes both safe:
   SIGHUP (the parent handles them) and keep the default SIGTERM;
 * SIGTERM, SIGHUP and SIGINT in the parent raise :class:`Interrupted`; the
   guard then stops the runtime (gracefully for a few seconds, then by
-  ending the children) and the CLI prints one line and exits 128 + signal.
+  ending the children) and the CLI prints one line and exits 128 + signal;
+* a watchdog thread stops a run that makes no progress: no step finished and
+  the whole process tree idle (under :data:`BUSY_CPU_SECONDS` of CPU) for
+  :func:`stall_seconds` - a deadlock, e.g. a child that died while the
+  parent waits on its channel. It raises :class:`~sca_lava.errors.Stalled`
+  in the main thread the way a signal does (one-line error, exit 2);
+* any exception leaving a run (Lava's own, raised while the runtime starts)
+  stops the runtime with a bounded wait and ends the children, so the
+  interpreter never waits at exit for children that will never finish.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 
-from sca_lava.errors import Interrupted
+from sca_lava.errors import Interrupted, ScaLavaError, Stalled
 
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 PR_SET_PDEATHSIG = 1
@@ -33,6 +44,14 @@ PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 5.0
 #: seconds a signal may wait for the run to come up before it interrupts regardless
 FORCE_AFTER = 20.0
+#: seconds without a finished step and with an idle process tree before a run counts as stalled
+STALL_SECONDS = 60.0
+#: CPU seconds the run's processes must use to count as working; a deadlocked runtime polls
+#: for about 0.05 s a minute, the slowest real run (a crowded 2-core machine) uses seconds
+BUSY_CPU_SECONDS = 0.5
+#: how the watchdog wakes the main thread (pthread_kill: only that thread receives it)
+STALL_SIGNAL = signal.SIGUSR1
+WATCH_INTERVAL = 1.0
 
 _state = {"depth": 0, "parent": None, "hooked": False, "forking": False}
 
@@ -57,20 +76,63 @@ def _child_after_fork() -> None:
 
 
 def end_children(timeout: float = 2.0) -> list[int]:
-    """Terminate, then kill, every multiprocessing child of this process."""
+    """Terminate, then kill, every multiprocessing child of this process and
+    wait for each. The base class's ``join`` is called: Lava's
+    ``SystemProcess.join`` takes no timeout (a TypeError, so no wait at all)."""
+    join = multiprocessing.Process.join
     children = multiprocessing.active_children()
     for p in children:
         with contextlib.suppress(Exception):
             p.terminate()
     for p in children:
         with contextlib.suppress(Exception):
-            p.join(timeout)
+            join(p, timeout)
     for p in children:
         with contextlib.suppress(Exception):
             if p.is_alive():
                 p.kill()
-                p.join(timeout)
+                join(p, timeout)
     return [p.pid for p in children]
+
+
+def stall_seconds() -> float:
+    """The stall limit: ``SCA_LAVA_STALL_SECONDS`` or :data:`STALL_SECONDS`."""
+    text = os.environ.get("SCA_LAVA_STALL_SECONDS", "").strip()
+    if not text:
+        return STALL_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ScaLavaError(f"SCA_LAVA_STALL_SECONDS must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and all its
+    descendants, from Linux's /proc (Lava forks, so it runs on Linux only)."""
+    parent, used = {}, {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                raw = fh.read()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = raw[raw.rfind(b")") + 2:].split()  # after the command name, which may hold spaces
+        pid = int(entry.name)
+        parent[pid], used[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += used.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class LavaGuard:
@@ -90,10 +152,10 @@ class LavaGuard:
         self.first_at: float | None = None
         self.pending = False  # a signal came; its exception has not unwound yet
         self.running = False
+        self.progress_at = time.monotonic()  # the last finished piece of the run
+        self.stalled: float | None = None  # seconds without progress, once the watchdog fired
 
     def caught(self, signum: int) -> None:
-        import time
-
         first = self.signum is None
         self.signum, self.pending = signum, True
         if first:
@@ -101,15 +163,36 @@ class LavaGuard:
             threading.Thread(target=self._redeliver, daemon=True).start()
 
     def should_raise(self) -> bool:
-        import time
-
         if _state["forking"]:
             return False
-        return self.running or time.monotonic() - (self.first_at or 0) > FORCE_AFTER
+        return self.running or self.stalled is not None or time.monotonic() - (self.first_at or 0) > FORCE_AFTER
+
+    def exception(self) -> Interrupted:
+        """What unwinds the run: :class:`Stalled` after the watchdog, else the signal's."""
+        if self.signum == STALL_SIGNAL and self.stalled is not None:
+            return Stalled(self.signum, self.stalled)
+        return Interrupted(self.signum)
+
+    def watch(self, done: threading.Event, limit: float) -> None:
+        """The watchdog (a thread): wake the main thread once the run has neither
+        finished a piece nor used :data:`BUSY_CPU_SECONDS` of CPU for ``limit`` s."""
+        root = os.getpid()
+        mark_at, mark_cpu = time.monotonic(), tree_cpu_seconds(root)
+        polled = mark_at
+        while not done.wait(WATCH_INTERVAL):
+            now, cpu = time.monotonic(), tree_cpu_seconds(root)
+            suspended = now - polled > 5 * WATCH_INTERVAL  # stopped (Ctrl-Z, SIGSTOP) or asleep: no verdict
+            polled = now
+            if suspended or cpu - mark_cpu >= BUSY_CPU_SECONDS or self.progress_at > mark_at:
+                mark_at, mark_cpu = now, cpu
+            elif now - mark_at >= limit and self.signum is None:
+                self.stalled = now - mark_at
+                self.caught(STALL_SIGNAL)
+                with contextlib.suppress(Exception):
+                    signal.pthread_kill(threading.main_thread().ident, STALL_SIGNAL)
+                return
 
     def _redeliver(self) -> None:
-        import time
-
         for _ in range(240):
             time.sleep(0.5)
             if not self.pending:
@@ -119,17 +202,21 @@ class LavaGuard:
 
     def checkpoint(self) -> None:
         self.running = True
+        self.progress_at = time.monotonic()
         if self.signum is not None:
             self.pending = False
-            raise Interrupted(self.signum)
+            raise self.exception()
 
     def stop(self, net) -> None:
-        if self.signum is None:
+        """Stop ``net`` (call it in a ``finally``): a plain ``net.stop()`` after a
+        good run; after a signal, a stall or any exception in flight, a bounded
+        try and then the children ended."""
+        if self.signum is None and sys.exc_info()[0] is None:
             with contextlib.suppress(Exception):
                 net.stop()
             return
         self.pending = False  # the exception is unwinding through the runner
-        # after a signal the runtime may be mid-message: try, but never wait for ever
+        # the runtime may be mid-message or never started: try, but never wait for ever
         worker = threading.Thread(target=_quiet_stop, args=(net,), daemon=True)
         worker.start()
         worker.join(STOP_TIMEOUT)
@@ -152,6 +239,7 @@ def _after_fork_in_parent() -> None:
 @contextlib.contextmanager
 def lava_guard():
     """Guard a Lava run (see module docstring). Nested guards share the outer one."""
+    limit = stall_seconds()
     guard = LavaGuard()
     main = threading.current_thread() is threading.main_thread()
     if not _state["hooked"]:
@@ -160,26 +248,36 @@ def lava_guard():
                             after_in_child=_child_after_fork)
         _state["hooked"] = True
     previous = {}
+    done = threading.Event()
     if main and _state["depth"] == 0:
         def handler(signum, frame):
-            guard.caught(signum)
+            if signum != STALL_SIGNAL:
+                guard.caught(signum)
+            elif guard.stalled is None:
+                return  # not ours
             if guard.should_raise():
-                raise Interrupted(signum)
+                raise guard.exception()
 
-        for sig in SIGNALS:
+        for sig in (*SIGNALS, STALL_SIGNAL):
             previous[sig] = signal.signal(sig, handler)
+        threading.Thread(target=guard.watch, args=(done, limit), daemon=True,
+                         name="lava-watchdog").start()
     _state["depth"] += 1
     _state["parent"] = os.getpid()
     try:
         yield guard
         if guard.signum is not None:  # came too late to interrupt anything
             guard.pending = False
-            raise Interrupted(guard.signum)
+            raise guard.exception()
     except Interrupted as exc:
         guard.signum, guard.pending = exc.signum, False
         end_children()
         raise
+    except BaseException:  # Lava's own error: no child may keep the interpreter waiting at exit
+        end_children()
+        raise
     finally:
+        done.set()
         _state["depth"] -= 1
         for sig, old in previous.items():
             signal.signal(sig, old)

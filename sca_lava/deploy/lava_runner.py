@@ -172,7 +172,7 @@ def run_lava(
     recorded = list(range(len(spec.neuron_layers))) if record_all else [len(spec.neuron_layers) - 1]
     with_state = state_layers(record_state, recorded)
 
-    from tqdm.auto import tqdm
+    from sca_lava.progress import progress_bar
 
     netx, RunSteps, Loihi2SimCfg, io = import_lava()
     logging.getLogger("lava").setLevel(logging.ERROR)
@@ -185,7 +185,7 @@ def run_lava(
     start = time.perf_counter()
     outs: dict[int, list] = {j: [] for j in recorded}
     states: dict[int, dict[str, list]] = {j: {} for j in with_state}
-    with tqdm(total=n, desc="Lava", unit="sample", disable=not progress, leave=False) as bar:
+    with progress_bar(total=n, desc="Lava", unit="sample", enabled=progress) as bar:
         if mode == "stream":
             raw = _run_stream(netx, RunSteps, io, cfg, spec, drive, recorded, offset, chunk, bar)
             for j in recorded:

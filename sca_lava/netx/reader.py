@@ -51,7 +51,9 @@ SDNN_MAX = (1 << 11) - 1  # vThMant and bias << 12 must stay in the 24-bit state
 DECAY_RANGE = (0, 4096)  # 12-bit decay plus Loihi's offset bit
 MAX_DELAY = 62  # netx clips larger delays to 62
 CONV_GEOMETRY_MAX = 127  # Lava's Conv keeps kernel/stride/padding/dilation/groups in int8
-MESSAGE_BITS_MAX = 24
+#: fields netx passes to Lava as stored (no cast): they must be stored as integers
+#: (a float ``shape`` makes Lava's runtime wait for ever; Intel's files store them as int64)
+NETX_INTEGER_FIELDS = ("shape", "stride", "padding", "dilation", "groups", "iDecay", "vDecay", "vThMant")
 
 #: netx's neuron for a dense layer without one (hdf5.Network.create_dense):
 #: a non-leaky integrator, vThMant = 1 << 18 - 1 (= 1 << 17, as Python parses it)
@@ -236,6 +238,9 @@ class _Reader:
         kind = ds.dtype.kind
         if kind not in "biuf":
             raise ScaLavaError(f"{self.where}: '{key}' must be numeric, got dtype {ds.dtype}")
+        if key in NETX_INTEGER_FIELDS and kind not in "iu":
+            raise ScaLavaError(f"{self.where}: '{key}' is stored as {ds.dtype}; netx hands it to Lava uncast, "
+                               "which needs an integer dataset")
         arr = np.asarray(ds[()])
         if kind == "f":
             if not np.all(np.isfinite(arr)):
@@ -295,9 +300,10 @@ def _neuron(r: _Reader, where: str, is_input: bool) -> NeuronSpec | None:
     n.require("type")
     ntype = n.text("type")
     n.require("vThMant")
+    if n.has("messageBits"):  # netx 0.6.0 passes the dataset object itself: Lava's build fails
+        raise ScaLavaError(f"{where}: netx cannot read a 'messageBits' field (it hands Lava the HDF5 dataset, "
+                           "not a number); remove it (the default is 0 for CUBA, 16 for SDNN)")
     bits = None
-    if n.has("messageBits"):
-        bits = n.uniform("messageBits", 0, MESSAGE_BITS_MAX, "message width")
     if ntype in ("CUBA", "LOIHI"):
         n.require("iDecay", "vDecay")
         return NeuronSpec(
@@ -454,14 +460,18 @@ def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
             shape = out
             continue
         if kind == "dense":
+            source = layers[-1] if layers else None
+            if source is not None and source.neuron is not None and len(source.out_shape) == 3:
+                raise ScaLavaError(f"{where}: a dense layer right after the {source.kind} layer {source.index} "
+                                   f"needs a flatten layer in between (Lava cannot connect its "
+                                   f"{'x'.join(map(str, source.out_shape))} output to a flat input)")
             layer = _dense(r, where, shape)
             if shape is None:
                 shape = (layer.weight.shape[1],)  # inferred: a dense layer fixes its fan-in
                 layer.in_shape = shape
         else:
             if shape is None:
-                raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer with a shape); "
-                                   "pass it as --input-shape C,H,W")
+                shape = _conv_input(r, where)  # netx then needs it passed (input_shape_in_file False)
             layer = _conv(r, where, shape)
         n = layer.num_neurons
         total += n
@@ -578,6 +588,29 @@ def _delay(r: _Reader, where: str, wshape) -> np.ndarray | None:
 
 def r_index(where: str) -> int:
     return int(where.rsplit(" ", 1)[1])
+
+
+def _conv_input(r: _Reader, where: str) -> tuple[int, int, int]:
+    """The input (C, H, W) of a first conv layer without an input layer in
+    front: its weight gives C; with stride 1 its stored output gives H and W
+    (H = H_out - 2 padding + dilation (kernel - 1)). A larger stride leaves
+    several sizes possible: then the user must say (``--input-shape``)."""
+    r.require("shape", "weight", "stride", "padding", "dilation", "groups")
+    wshape = r.dataset("weight").shape
+    stride = r.pair("stride", 1, CONV_GEOMETRY_MAX)
+    if len(wshape) not in (4, 5) or stride != (1, 1):
+        raise ScaLavaError(f"{where}: the input shape cannot be inferred (no input layer with a shape, and a "
+                           f"stride-{stride[0]}x{stride[1]} conv fits several input sizes); pass it as "
+                           "--input-shape C,H,W")
+    out = r.shape()
+    padding, dilation = r.pair("padding", 0, CONV_GEOMETRY_MAX), r.pair("dilation", 1, CONV_GEOMETRY_MAX)
+    groups = r.uniform("groups", 1, CONV_GEOMETRY_MAX, "conv groups")
+    if len(out) != 3:
+        raise ScaLavaError(f"{where}: conv shape must be (C, H, W), got {out}")
+    hw = [out[1 + i] - 2 * padding[i] + dilation[i] * (int(wshape[2 + i]) - 1) for i in range(2)]
+    if min(hw) < 1:
+        raise ScaLavaError(f"{where}: no input size gives the stored output {out}")
+    return (int(wshape[1]) * groups, *hw)
 
 
 def _conv(r: _Reader, where: str, shape) -> LayerSpec:

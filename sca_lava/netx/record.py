@@ -112,6 +112,9 @@ def make_drive(spec: NetxSpec, spikes=None, bias=None, steps: int | None = None)
             if x.size and np.abs(x).max() > lim:
                 raise ScaLavaError(f"input values must lie in -{lim}..{lim} for this input neuron "
                                    f"(24-bit state), got up to {int(np.abs(x).max())}")
+        elif x.size and (x.min() < 0 or x.max() > 1):  # Lava's first synapse reads them as bool
+            raise ScaLavaError(f"input spikes into the first synapse are binary (0 or 1), got values "
+                               f"{int(x.min())}..{int(x.max())}")
         return Drive(x, None, int(x.shape[0]), int(x.shape[-1]))
     if first.kind != "input" or first.neuron.model != "lif":
         raise ScaLavaError(f"{spec.path}: an input bias drives only a CUBA-LIF input layer with a neuron; "

@@ -82,7 +82,7 @@ def parse_budget(text: str) -> tuple[str, float]:
         if value < 1 or value != int(value):
             raise ScaLavaError(f"budget {text!r}: cores must be a whole number >= 1")
     elif not 0.0 < value <= 1.0:
-        raise ScaLavaError(f"budget {text!r}: a {kind} budget is a kept fraction in (0, 1]")
+        raise ScaLavaError(f"budget {text!r}: the {kind} budget is a kept fraction in (0, 1]")
     return kind, value
 
 
@@ -315,7 +315,7 @@ class CostModel:
             from sca_lava.hardware.profile import load_profile
 
             if profile is None:
-                raise ScaLavaError(f"a {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
+                raise ScaLavaError(f"the {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
             self.profile = load_profile(profile)
         self.cheap = kind not in NEEDS_PROFILE  # no allocation needed to evaluate
         specs = [ly for ly in netx_spec(graph).layers if ly.is_synaptic]
@@ -468,7 +468,7 @@ class CostModel:
         if self.kind == "cores":
             return float((alloc or self.allocation(self.counts(masks))).total_cores)
         if act is None:
-            raise ScaLavaError(f"a {self.kind} budget needs measured activity (calibrate the pruner first)")
+            raise ScaLavaError(f"the {self.kind} budget needs measured activity (calibrate the pruner first)")
         if self.kind == "synops":
             counts = self.counts(masks)
             masks_all = channel_masks(self.geo, masks)

@@ -90,7 +90,7 @@ class PruneConfig:
         kind, _ = parse_budget(self.budget)
         if kind in NEEDS_PROFILE:
             if self.profile is None:
-                raise ScaLavaError(f"a {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
+                raise ScaLavaError(f"the {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
             from sca_lava.hardware.profile import load_profile
 
             load_profile(self.profile)
@@ -339,7 +339,7 @@ class SCAPruner(Callback):
         last one) and ``scores`` (default: the criterion's, from its taps)."""
         cfg = self.config
         if self.dense_cost is None:
-            raise ScaLavaError(f"a {self.kind} budget needs the dense reference activity: pass reference= to "
+            raise ScaLavaError(f"the {self.kind} budget needs the dense reference activity: pass reference= to "
                                "SCAPruner or call calibrate() before training")
         s = self.target_at(epoch)
         budget = self.budget_at(epoch)

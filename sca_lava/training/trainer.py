@@ -47,6 +47,9 @@ from sca_lava.training.evaluate import evaluate_sharded, is_labels, spikes_of
 
 __all__ = ["Callback", "TrainConfig", "Trainer", "load_trained", "model_from_checkpoint", "steps_of"]
 
+#: an epoch whose label loss exceeds this many times a silent network's has diverged
+DIVERGED = 4.0
+
 
 def distill_loss(student_out, teacher_out):
     """Squared distance of the output firing rates to the teacher's, summed
@@ -240,12 +243,13 @@ class Trainer:
             raise ScaLavaError(f"unknown lr schedule {cfg.lr_schedule!r} (cosine, step or constant)")
         return cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / (epochs - 1)))
 
-    def batch_loss(self, outs: list, yb: torch.Tensor, xb: torch.Tensor, n: int) -> torch.Tensor:
+    def batch_loss(self, outs: list, yb: torch.Tensor, xb: torch.Tensor, n: int) -> tuple[torch.Tensor, float]:
         """The batch's loss (summed over its samples; ``n``: the global batch's
         size): the label or user loss, distillation, the rate floor and the
-        callbacks' terms."""
+        callbacks' terms; and the label (or user) loss alone."""
         cfg = self.cfg
         loss = self.loss_fn(outs[-1], yb)
+        label = float(loss.detach())
         if self.teacher is not None:
             with torch.no_grad():
                 target = self.teacher(xb)
@@ -261,10 +265,10 @@ class Trainer:
             extra = cb.loss(self, outs)
             if extra is not None:
                 loss = loss + extra
-        return loss
+        return loss, label
 
     def train_epoch(self, data: DataSplit, progress: bool = True) -> dict:
-        from tqdm.auto import tqdm
+        from sca_lava.progress import progress_bar
 
         cfg, model, ctx = self.cfg, self.model, self.dist
         lr = self.lr_at(self.epoch, cfg.epochs)  # the configured total, also when fit() stops early
@@ -279,9 +283,8 @@ class Trainer:
         augment = np.random.default_rng([cfg.seed, self.epoch, 1]) if cfg.shift > 0 and static else None
         flipper = np.random.default_rng([cfg.seed, self.epoch, 2]) if cfg.flip and static else None
         model.train()
-        total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(batches, desc=f"epoch {self.epoch + 1}", unit="batch",
-                   disable=not progress or not ctx.is_main, leave=False)
+        total_loss, label_loss, correct, seen = 0.0, 0.0, 0, 0
+        bar = progress_bar(batches, desc=f"epoch {self.epoch + 1}", unit="batch", enabled=progress and ctx.is_main)
         for batch in bar:
             idx = shard(batch, ctx.rank, ctx.world_size)
             if augment is None and flipper is None:
@@ -296,25 +299,64 @@ class Trainer:
             xb = spikes_of(images, steps, cfg.encoding, data.events, cfg.seed, idx).to(ctx.device)
             yb = torch.from_numpy(np.ascontiguousarray(data.train_y[idx])).to(ctx.device)
             outs = self.forward_all(xb)
-            loss = self.batch_loss(outs, yb, xb, len(batch))
+            loss, label = self.batch_loss(outs, yb, xb, len(batch))
+            label_loss += label
             value = loss.item()
             if not math.isfinite(value):
-                raise ScaLavaError(f"training diverged: the loss became {value} in epoch {self.epoch + 1} "
-                                   f"(learning rate {lr:g}); lower --lr. Nothing was saved for this epoch")
+                kept = f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "nothing was saved"
+                raise ScaLavaError(f"training diverged in epoch {self.epoch + 1}: the loss is {value} (lr {lr:g}); "
+                                   f"{kept}: lower --lr")
             self.optimizer.zero_grad()
             loss.backward()
             for cb in self.callbacks:
                 cb.after_backward(self)
-            self.optimizer.step()
+            try:
+                self.optimizer.step()
+            except RuntimeError as exc:  # Adam's step size lr / (1 - beta1) beyond float32
+                if "overflow" not in str(exc):
+                    raise
+                raise ScaLavaError(f"the learning rate {lr:g} overflows the optimiser's float32 step "
+                                   f"({_first_line(exc)}): lower --lr") from None
             total_loss += value
             if labels:
                 correct += int((outs[-1].detach().sum(-1).reshape(len(idx), -1).argmax(1) == yb).sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{value / len(idx):.3f}")
         if ctx.enabled:
-            totals = ctx.all_reduce_(torch.tensor([total_loss, correct, seen], dtype=torch.float64))
-            total_loss, correct, seen = float(totals[0]), int(totals[1]), int(totals[2])
+            totals = ctx.all_reduce_(torch.tensor([total_loss, label_loss, correct, seen], dtype=torch.float64))
+            total_loss, label_loss, correct, seen = float(totals[0]), float(totals[1]), int(totals[2]), int(totals[3])
+        self.check_converging(total_loss / seen, label_loss / seen, lr, steps)
         return {"train_loss": total_loss / seen, "train_accuracy": correct / seen if labels else None, "lr": lr}
+
+    def check_converging(self, loss: float, label_loss: float, lr: float, steps: int) -> None:
+        """Stop (one-line error, before this epoch is checkpointed, so the last
+        good checkpoint stays) when the epoch's loss or a weight is not finite or
+        its label loss is over :data:`DIVERGED` times that of a network that
+        never spikes: training made the network far worse than silent
+        (measured, lr 1e30: 8-12x; any lr that trains: below 1.2x). A loss of
+        the user's own is checked for finiteness only. Every process of a
+        distributed run sees the same reduced numbers and stops alike."""
+        epoch = self.epoch + 1
+        kept = (f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "nothing was saved")
+        if not (math.isfinite(loss) and math.isfinite(label_loss)):
+            raise ScaLavaError(f"training diverged in epoch {epoch}: the loss is {loss} (lr {lr:g}); {kept}: "
+                               "lower --lr")
+        bad = [name for name, w in self.model.named_parameters() if not bool(torch.isfinite(w).all())]
+        if bad:
+            raise ScaLavaError(f"training diverged in epoch {epoch}: {bad[0]} holds NaN or infinity (lr {lr:g}); "
+                               f"{kept}: lower --lr")
+        if self.custom_loss:
+            return
+        silent = self.silent_loss(steps)
+        if label_loss > DIVERGED * silent:
+            raise ScaLavaError(f"training diverged in epoch {epoch}: the loss per sample {label_loss:.3g} is "
+                               f"{label_loss / silent:.1f}x that of a network that never spikes ({silent:.3g}; "
+                               f"lr {lr:g}); {kept}: lower --lr")
+
+    def silent_loss(self, steps: int) -> float:
+        """The label loss per sample of an output layer that never spikes."""
+        out = torch.zeros(1, *self.graph.output_shape, steps)
+        return float(self.loss_fn(out, torch.zeros(1, dtype=torch.long)))
 
     def fit(self, data: DataSplit, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
             progress: bool = True, log=print) -> list[dict]:
