@@ -23,7 +23,7 @@ MAX_KWARGS = 10_000
 
 
 def add_model_args(p: argparse.ArgumentParser, weights: bool = True) -> None:
-    p.add_argument("--model", default=None, metavar="FILE.py:CLASS",
+    p.add_argument("--model", dest="user_model", default=None, metavar="FILE.py:CLASS",
                    help="your own lava-dl network: the Python file and the torch.nn.Module class in it "
                    "(its blocks: slayer.block.cuba Conv, Pool, Flatten, Dense)")
     p.add_argument("--model-kwargs", default=None, metavar="JSON",
@@ -86,7 +86,7 @@ def user_network(args, input_shape=None, where: str = "--from"):
     from sca_lava.training.checkpoint import is_state_dict, read_torch_file, validate_state
     from sca_lava.training.trainer import load_weights, model_from_checkpoint, module_name
 
-    net = build_user_module(args.model, getattr(args, "model_kwargs", None))
+    net = build_user_module(args.user_model, getattr(args, "model_kwargs", None))
     path = getattr(args, "from_ckpt", None)
     if path is None:
         if input_shape is None:
@@ -118,6 +118,6 @@ def network_from_args(args, input_shape=None):
     or sca_lava's own checkpoint ``--from``."""
     from sca_lava.training.trainer import load_trained
 
-    if getattr(args, "model", None):
+    if getattr(args, "user_model", None):
         return user_network(args, input_shape)
     return load_trained(args.from_ckpt)

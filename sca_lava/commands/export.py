@@ -33,7 +33,7 @@ def run(args) -> int:
     if args.checkpoint and args.from_ckpt:
         raise ScaLavaError("give the checkpoint once (positional or --weights)")
     args.from_ckpt = args.from_ckpt or args.checkpoint
-    if args.from_ckpt is None and not args.model:
+    if args.from_ckpt is None and not args.user_model:
         raise ScaLavaError("name what to export: a checkpoint, or --model FILE.py:CLASS --weights FILE.pt")
     model, state = network_from_args(args, args.input_shape)
     shape = args.input_shape or (state or {}).get("input_shape")

@@ -111,12 +111,12 @@ def _prune(args, dist) -> int:
         print(f"pruning with criterion {pcfg.criterion}, rate floor {tcfg.rate_floor:g}{said}", flush=True)
     dense = None
     config = None
-    if args.model and args.config:
+    if args.user_model and args.config:
         raise ScaLavaError("--config builds sca_lava's own network; --model names yours: give one")
-    if args.from_ckpt or args.model:
+    if args.from_ckpt or args.user_model:
         recorded = (state or {}).get("contract") or {}
         steps = args.steps or recorded.get("num_steps")
-        if args.model:
+        if args.user_model:
             data = load_training_data(args, recorded or None, steps or 16)
             dense, _ = network_from_args(args, data.input_shape)
         else:

@@ -90,16 +90,16 @@ def _train(args, dist) -> int:
     state = load_checkpoint(ckpt) if args.resume else None
     if state and args.config:
         raise ScaLavaError("--resume takes the network config from the checkpoint; drop --config")
-    if args.model and args.config:
+    if args.user_model and args.config:
         raise ScaLavaError("--config builds sca_lava's own network; --model names yours: give one")
     tcfg = train_config_from_args(args, state.get("train_config") if state else None)
     recorded = state.get("contract") if state else None
-    if args.model:  # your own network, built by your code (untrained, or resumed from the checkpoint)
+    if args.user_model:  # your own network, built by your code (untrained, or resumed from the checkpoint)
         from sca_lava.commands._model import build_user_module
 
         data = load_training_data(args, recorded, tcfg.num_steps or 16)
         torch_seed(tcfg.seed)
-        model = build_user_module(args.model, args.model_kwargs)
+        model = build_user_module(args.user_model, args.model_kwargs)
         graph = trace(model, data.input_shape)
         if state and state.get("structure"):  # a cut network resumes cut
             from sca_lava.models.surgery import apply_structure

@@ -164,11 +164,13 @@ class SCAPruner(Callback):
         self.trainer = None
 
     # --- set-up --------------------------------------------------------------
-    def attach(self, graph, epochs: int) -> None:
+    def attach(self, graph, epochs: int, calibrate: bool = True) -> None:
         """Install gains/masks and activity/cost taps on a traced graph's
-        blocks and, for budgets that need no activity, check the budget is
-        feasible (the others do so when the reference is measured).
-        ``graph``: a traced network (or a module that states its input shape)."""
+        blocks and check the budget is feasible; a synops/energy budget
+        measures its dense reference first (when given and ``calibrate``: a
+        trainer defers that to the start of training, after a checkpoint may
+        have brought it). ``graph``: a traced network (or a module that
+        states its input shape)."""
         from sca_lava.models.graph import as_graph
 
         cfg = self.config
@@ -190,6 +192,8 @@ class SCAPruner(Callback):
                                f"training epoch ({self.epochs}): lower --ramp-epochs or train longer")
         if self.kind not in NEEDS_ACTIVITY:
             self._set_reference(None)
+        elif calibrate and self.reference_spikes is not None:
+            self.calibrate(self.reference_spikes, self.reference_model)
 
     def calibrate(self, spikes, model=None) -> None:
         """Measure the dense reference activity on ``spikes`` (with ``model``,
@@ -234,7 +238,7 @@ class SCAPruner(Callback):
 
     def on_attach(self, trainer) -> None:
         self.trainer = trainer
-        self.attach(trainer.graph, trainer.cfg.epochs)
+        self.attach(trainer.graph, trainer.cfg.epochs, calibrate=False)
         if self._dist() is not None:
             for g in self.gates.values():
                 g.pending = torch.zeros_like(g.grad_acc)
