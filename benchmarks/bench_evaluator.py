@@ -36,8 +36,10 @@ def main() -> None:
     import torch
 
     from sca_lava.data import encode, load_mnist5k
-    from sca_lava.deploy.fixed_point import evaluate_netx, first_divergence, run_fixed_point
+    from sca_lava.deploy.evaluate import evaluate_netx
+    from sca_lava.deploy.fixed_point import run_fixed_point
     from sca_lava.deploy.lava_runner import run_lava
+    from sca_lava.netx.record import first_divergence
 
     print(f"torch threads {torch.get_num_threads()}, device {args.device}")
     data = load_mnist5k(seed=0)

@@ -25,10 +25,11 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from sca_lava.deploy.fixed_point import first_divergence, run_fixed_point
+    from sca_lava.deploy.fixed_point import run_fixed_point
     from sca_lava.deploy.lava_runner import run_lava
     from sca_lava.netx import read_netx
     from sca_lava.netx.intel import intel_file, pilotnet_lif_image
+    from sca_lava.netx.record import first_divergence
 
     spec = read_netx(intel_file("pilotnet_lif"))
     img = pilotnet_lif_image()

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from sca_lava.data import encode, load_mnist5k
-from sca_lava.deploy.fixed_point import dense_effective_weights
 from sca_lava.deploy.measure import measure
+from sca_lava.deploy.weights import dense_effective_weights
 from sca_lava.hardware.allocation import allocate
 from sca_lava.hardware.budget import budget_netx
 from sca_lava.netx.reader import read_netx

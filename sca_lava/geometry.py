@@ -30,6 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
+from sca_lava.netx.spec import conv_output_hw
+
+__all__ = ["LayerGeometry", "conv_output_hw", "geometry", "layer_shapes", "netx_spec"]
 
 LAYER_KINDS = ("conv", "pool", "flatten", "dense")
 SYNAPTIC = ("conv", "pool", "dense")
@@ -58,14 +61,6 @@ LAYER_SCHEMA = {
          "then": {"additionalProperties": False, "properties": {"type": {}}}},
     ],
 }
-
-
-def conv_output_hw(in_hw, kernel, stride, padding, dilation=(1, 1)) -> tuple[int, int]:
-    """Output height/width of a 2-D convolution (floor division, as torch)."""
-    return tuple(
-        (int(in_hw[i]) + 2 * int(padding[i]) - int(dilation[i]) * (int(kernel[i]) - 1) - 1) // int(stride[i]) + 1
-        for i in range(2)
-    )
 
 
 @dataclass(frozen=True)
@@ -277,7 +272,7 @@ def netx_spec(config, active: list[int] | None = None, *, neuron=None, name: str
     nowhere. ``neuron``: the NeuronSpec of every layer (default: a CUBA
     placeholder; allocation does not read it). The allocator counts the cores
     of a candidate structure from it."""
-    from sca_lava.netx.reader import LayerSpec, NetxSpec, NeuronSpec
+    from sca_lava.netx.spec import LayerSpec, NetxSpec, NeuronSpec
 
     neuron = neuron or NeuronSpec("CUBA", vth_mant=80, i_decay=1024, v_decay=128)
     shape, geo = _description(config)

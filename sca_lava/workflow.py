@@ -144,7 +144,7 @@ def deployed_accuracy(net_path: Path, test_spikes, test_y, budget_samples: int, 
     """Fixed-point accuracy on every test digit, and the evaluator's spike
     record of the first ``budget_samples`` (every layer) for the budget
     (``spec``: the file already read; else it is read here, once)."""
-    from sca_lava.deploy.fixed_point import evaluate_netx
+    from sca_lava.deploy.evaluate import evaluate_netx
     from sca_lava.deploy.measure import measure
     from sca_lava.netx.reader import read_netx
 

@@ -187,7 +187,7 @@ def test_a_validation_split_holds_out_training_digits_and_travels_in_the_contrac
     before the field existed still resume."""
     from sca_lava.data import load_mnist5k
     from sca_lava.training import evaluate_model
-    from sca_lava.training.trainer import load_trained
+    from sca_lava.training.checkpoint import load_trained
 
     full = load_mnist5k(0)
     val = full.hold_out(500)

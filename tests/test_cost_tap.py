@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sca_lava.geometry import LayerGeometry
-from sca_lava.pruning.cost import active_steps, active_steps_windowed
+from sca_lava.pruning.tally import active_steps, active_steps_windowed
 
 
 def brute_force(fired: np.ndarray, geo: LayerGeometry, horizon: float) -> float:

@@ -10,16 +10,12 @@ import h5py
 import numpy as np
 import pytest
 
-from sca_lava.deploy.fixed_point import (
-    EvaluationReport,
-    FixedPointNet,
-    dense_effective_weights,
-    evaluate_netx,
-    first_divergence,
-    run_fixed_point,
-)
+from sca_lava.deploy.evaluate import EvaluationReport, evaluate_netx
+from sca_lava.deploy.fixed_point import FixedPointNet, run_fixed_point
+from sca_lava.deploy.weights import dense_effective_weights
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.reader import conv_output_hw, read_netx
+from sca_lava.netx.record import first_divergence
 
 # --------------------------------------------------------------------------- file factory
 

@@ -153,7 +153,7 @@ def test_ntidigits_output_reproduced_with_delays():
 
 def test_mnist_runs():
     from sca_lava.data import encode, load_mnist5k
-    from sca_lava.deploy.fixed_point import evaluate_netx
+    from sca_lava.deploy.evaluate import evaluate_netx
 
     data = load_mnist5k()
     x = encode(data.test_x[:6], 8).reshape(6, 784, 8)

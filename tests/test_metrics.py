@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from test_fixed_point import FLATTEN, conv, dense, spikes, write_net
 
-from sca_lava.deploy.fixed_point import evaluate_netx, run_fixed_point
+from sca_lava.deploy.evaluate import evaluate_netx
+from sca_lava.deploy.fixed_point import run_fixed_point
 from sca_lava.metrics import (
     Accuracy,
     SpikeCount,

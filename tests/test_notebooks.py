@@ -19,7 +19,8 @@ def _ids(paths):
 
 def test_notebooks_exist():
     names = {p.name for p in NOTEBOOKS}
-    for expected in ("01_train_prune_deploy.ipynb", "02_hardware_budget.ipynb", "03_bring_your_own_netx.ipynb"):
+    for expected in ("01_train_prune_deploy.ipynb", "02_hardware_budget.ipynb", "03_bring_your_own_netx.ipynb",
+                     "04_bring_your_own_lava_dl_network.ipynb"):
         assert expected in names, f"notebooks/{expected} is missing"
 
 

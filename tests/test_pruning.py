@@ -27,7 +27,7 @@ from sca_lava.pruning.cost import CostModel
 from sca_lava.pruning.masks import GAIN, MASK, masks_of
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.training import Callback, TrainConfig, Trainer
-from sca_lava.training.trainer import load_trained
+from sca_lava.training.checkpoint import load_trained
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,10 @@ from sca_lava.models.config import NetworkConfig, small_config
 from sca_lava.models.graph import as_graph
 from sca_lava.netx.reader import read_netx
 from sca_lava.pruning import PruneConfig, SCAPruner, select_structure, shrink
-from sca_lava.pruning.cost import Activity, CostModel, measure_activity
+from sca_lava.pruning.cost import CostModel
 from sca_lava.pruning.importance import ScoreContext, group_l1_scores, taylor_scores
 from sca_lava.pruning.masks import GAIN, MASK, masks_of
+from sca_lava.pruning.tally import Activity, measure_activity
 
 
 @pytest.fixture(scope="module")

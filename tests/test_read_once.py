@@ -92,7 +92,7 @@ def test_cli_commands_read_each_file_once(tiny_net, reads, tmp_path, argv, capsy
 
 def test_counting_sees_every_read(tiny_net, reads):
     """The counter is not blind: a helper given no spec reads the file itself."""
-    from sca_lava.deploy.fixed_point import evaluate_netx
+    from sca_lava.deploy.evaluate import evaluate_netx
     from sca_lava.hardware.budget import budget_netx
 
     _, paths, spikes, labels = tiny_net

@@ -9,7 +9,7 @@ from sca_lava.errors import ScaLavaError
 from sca_lava.models import build_network
 from sca_lava.models.config import small_config
 from sca_lava.training import TrainConfig, Trainer, load_checkpoint
-from sca_lava.training.trainer import load_trained
+from sca_lava.training.checkpoint import load_trained
 
 
 def _trainer(seed=0):

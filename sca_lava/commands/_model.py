@@ -83,8 +83,14 @@ def user_network(args, input_shape=None, where: str = "--from"):
     ``--from`` (None: untrained). The input shape to trace it on comes from
     the checkpoint, else ``input_shape`` (the data's, or ``--input-shape``)."""
     from sca_lava.models.graph import trace
-    from sca_lava.training.checkpoint import is_state_dict, read_torch_file, validate_state
-    from sca_lava.training.trainer import load_weights, model_from_checkpoint, module_name
+    from sca_lava.training.checkpoint import (
+        is_state_dict,
+        load_weights,
+        model_from_checkpoint,
+        module_name,
+        read_torch_file,
+        validate_state,
+    )
 
     net = build_user_module(args.user_model, getattr(args, "model_kwargs", None))
     path = getattr(args, "from_ckpt", None)
@@ -116,7 +122,7 @@ def user_network(args, input_shape=None, where: str = "--from"):
 def network_from_args(args, input_shape=None):
     """(module, state) of the command's network: ``--model`` (and ``--from``),
     or sca_lava's own checkpoint ``--from``."""
-    from sca_lava.training.trainer import load_trained
+    from sca_lava.training.checkpoint import load_trained
 
     if getattr(args, "user_model", None):
         return user_network(args, input_shape)

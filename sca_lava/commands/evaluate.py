@@ -44,7 +44,7 @@ def run(args) -> int:
         check_output_path(args.json, "file")
     spec, drive = drive_for(args, args.model, args.split, args.samples,  # the file is read once
                             batch=args.batch_size, lava_samples=args.verify)
-    from sca_lava.deploy.fixed_point import evaluate_netx  # torch: only once the input is good
+    from sca_lava.deploy.evaluate import evaluate_netx  # torch: only once the input is good
     report = evaluate_netx(args.model, drive.spikes, drive.labels, batch_size=args.batch_size, device=args.device,
                            verify=args.verify, progress=not args.no_progress, spec=spec, bias=drive.bias,
                            steps=drive.steps)

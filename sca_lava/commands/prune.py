@@ -96,7 +96,8 @@ def _prune(args, dist) -> int:
     from sca_lava.models import NetworkConfig
     from sca_lava.pruning import prune_and_shrink
     from sca_lava.training import load_checkpoint
-    from sca_lava.training.trainer import load_trained, steps_of
+    from sca_lava.training.checkpoint import load_trained
+    from sca_lava.training.trainer import steps_of
 
     out = check_output_path(args.out, "dir")
     state = load_checkpoint(out / "masked.pt") if args.resume else None

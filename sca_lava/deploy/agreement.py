@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from sca_lava.deploy.lava_runner import run_lava
-from sca_lava.netx.record import SpikeRecord
+from sca_lava.netx.record import SpikeRecord, first_divergence
 
 
 @dataclass
@@ -50,28 +50,6 @@ def slayer_layer_spikes(graph, spikes: np.ndarray, batch_size: int = 100) -> lis
         outs = graph.outputs(torch.from_numpy(spikes[start:start + batch_size]).float())
         chunks.append([o.numpy().astype(np.uint8) for o, g in zip(outs, graph.layers) if g.kind != "flatten"])
     return [np.concatenate(layer) for layer in zip(*chunks)]
-
-
-def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) -> dict:
-    """Count samples whose spikes differ in any layer; for the first one, the
-    lowest layer that differs (the root cause: later layers follow it) and the
-    first time step it differs at."""
-    layers = sorted(lava)
-    n = next(iter(lava.values())).shape[0]
-    bad = np.zeros(n, dtype=bool)
-    for j in layers:
-        bad |= (fixed[j] != lava[j]).reshape(n, -1).any(1)
-    result = {"samples": int(n), "mismatching_samples": int(bad.sum()), "first_mismatch": None}
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        for j in layers:
-            diff = fixed[j][k] != lava[j][k]
-            if diff.any():
-                steps = np.flatnonzero(diff.reshape(-1, diff.shape[-1]).any(0))
-                result["first_mismatch"] = {"sample": k, "layer": int(j), "step": int(steps[0]),
-                                            "neurons": int(diff.any(-1).sum())}
-                break
-    return result
 
 
 def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.ndarray | None = None,

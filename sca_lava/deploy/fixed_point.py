@@ -54,115 +54,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from sca_lava.deploy.agreement import first_divergence
+from sca_lava.deploy.modes import (
+    MODES,
+    check_supported,
+    default_mode,
+    pipeline_depths,
+    state_layers,
+)
+from sca_lava.deploy.weights import dense_effective_weights
 from sca_lava.device import exact_cuda_math
 from sca_lava.errors import ScaLavaError
-from sca_lava.metrics import Accuracy, LayerBatch, SpikeCount, SynOps, measure
+from sca_lava.metrics import LayerBatch
 from sca_lava.netx.reader import LayerSpec, NetxSpec, read_netx
-from sca_lava.netx.record import Drive, SpikeRecord, make_drive
+from sca_lava.netx.record import Drive, SpikeRecord, make_drive, read_for
 
 _U_MAX = 1 << 23  # 24-bit state: max_uv_val
-MODES = ("stream", "fresh")
-
-
-def default_mode(spec: NetxSpec) -> str:
-    """``stream`` where Lava can reset between samples, else ``fresh``
-    (SDNN state is never reset by netx; delayed spikes cross sample borders)."""
-    if spec.sdnn or any(ly.delay is not None and ly.delay.any() for ly in spec.neuron_layers):
-        return "fresh"
-    return "stream"
-
-
-def state_layers(record_state, recorded) -> list[int]:
-    """The neuron layers whose per-step state a run keeps: ``record_state``
-    True = every recorded layer, or the layer indices themselves (Lava reads
-    a variable one element per message, so each large layer costs seconds a
-    step: read only what is compared)."""
-    if record_state is True:
-        return list(recorded)
-    if not record_state:
-        return []
-    wanted = sorted({int(j) for j in record_state})
-    missing = [j for j in wanted if j not in recorded]
-    if missing:
-        raise ScaLavaError(f"record_state: layer(s) {missing} are not recorded (recorded: "
-                           f"{list(recorded)}; record_all=True records every layer)")
-    return wanted
-
-
-def pipeline_depths(spec: NetxSpec) -> list[int]:
-    """Step of each neuron layer's reset within a sample window: one synapse
-    delay per layer, counted from the first layer (an input layer with a
-    neuron takes its drive without a synapse, so it starts at 0)."""
-    first = 0 if spec.has_input_neuron else 1
-    return [first + i for i in range(len(spec.neuron_layers))]
-
-
-def check_supported(spec: NetxSpec) -> None:
-    """Raise :class:`ScaLavaError` for what the reader admits but this replica
-    does not model (nothing today: the reader refuses the rest)."""
-    for ly in spec.neuron_layers:
-        if ly.kind == "dense" and ly.delay is not None and ly.input_message_bits:
-            raise ScaLavaError(f"{spec.path}: layer {ly.index}: synaptic delays on graded input are not modelled")
-
-
-# --------------------------------------------------------------------------- weights
-
-
-def dense_effective_weights(weight: np.ndarray) -> tuple[np.ndarray, int]:
-    """(integer weights, right shift) that Lava's fixed-point Dense applies to
-    a netx dense weight: ``a = (W_eff @ s) >> shift``.
-
-    Mirrors ``lava.lib.dl.netx.utils.optimize_weight_bits`` followed by
-    ``clip_weights``/``truncate_weights`` in ``PyDenseModelBitAcc``, with the
-    same numpy integer operations so edge cases round identically.
-    """
-    w = np.asarray(weight).astype(np.int64)
-    max_w, min_w = int(w.max()), int(w.min())
-    if max_w > 254 and min_w < 0:
-        w = np.clip(w, -256, 254)
-        max_w = int(w.max())
-    if min_w < -256 and max_w > 0:
-        w = np.clip(w, -256, 254)
-        min_w = int(w.min())
-    if max_w < 0:
-        signed, scale = 0, -256 / min_w
-    elif min_w >= 0:
-        signed, scale = 0, 255 / max_w
-    else:
-        signed = 1
-        scale = min(127 / max_w if max_w > 0 else np.inf, -128 / min_w)
-    scale_bits = int(np.floor(np.log2(scale))) + signed
-    n = 8
-    while n > 0 and np.sum(np.abs(w / 2**n - np.round(w / 2**n))) != 0:
-        n -= 1
-    n -= signed
-    num_weight_bits = 8 - scale_bits - n
-    weight_exp = -scale_bits
-    w2 = np.left_shift(w.astype(np.int32), scale_bits)
-    # PyDenseModelBitAcc: its own sign mode, clip to 8 bit, truncate
-    if w2.min() >= 0:
-        lmode = "exc"
-    elif w2.max() <= 0:
-        lmode = "inh"
-    else:
-        lmode = "mixed"
-    mixed = int(lmode == "mixed")
-    w3 = w2.astype(np.int32)
-    if lmode == "inh":
-        w3 = -w3
-    w3 = np.clip(w3, -(2**8) * mixed, 2**8 - 1)
-    ntb = 8 - num_weight_bits + mixed
-    w3 = (w3 >> ntb) << ntb
-    if lmode == "inh":
-        w3 = -w3
-    if weight_exp > 0:  # cannot happen for weights in range; kept for completeness
-        raise ScaLavaError("dense weights need a positive weight exponent, which is not modelled")
-    return w3.astype(np.int64), -weight_exp
 
 
 # --------------------------------------------------------------------------- model
@@ -468,10 +378,7 @@ def run_fixed_point(path, spikes=None, record_all: bool = False, batch_size: int
     from sca_lava.progress import progress_bar
 
     if spec is None:
-        arr = spikes if spikes is not None else bias
-        arr = np.asarray(arr)
-        guess = tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:])
-        spec = read_netx(path, input_shape=guess if guess else None)
+        spec = read_for(path, spikes, bias)
     drive = make_drive(spec, spikes, bias, steps)
     if batch_size < 1:
         raise ScaLavaError("batch size must be at least 1")
@@ -521,105 +428,3 @@ def fixed_point_batches(net: FixedPointNet, drive: Drive, labels: np.ndarray | N
                          None if labels is None else labels[lo:lo + batch_size])
         if bar is not None:
             bar.update(d.samples)
-
-
-@dataclass
-class EvaluationReport:
-    """Deployed (fixed-point) accuracy and activity of a netx network. SynOps
-    are the fan-out count of :mod:`sca_lava.metrics` (every synapse a spike
-    reaches, zero weights included), per sample."""
-
-    path: str
-    num_samples: int
-    num_steps: int
-    accuracy: float | None
-    correct: int | None
-    layers: list[dict]
-    synops_per_sample: float
-    seconds: float
-    samples_per_s: float
-    device: str
-    verify: dict | None = None
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {
-            "path": self.path, "num_samples": self.num_samples, "num_steps": self.num_steps,
-            "accuracy": self.accuracy, "correct": self.correct, "layers": self.layers,
-            "synops_per_sample": self.synops_per_sample, "seconds": self.seconds,
-            "samples_per_s": self.samples_per_s, "device": self.device, "verify": self.verify,
-            **self.extra,
-        }
-
-
-def evaluate_netx(path, spikes=None, labels=None, batch_size: int = 128, device=None, verify: int = 0,
-                  progress: bool = True, input_shape=None, *, spec: NetxSpec | None = None, bias=None,
-                  steps: int | None = None, mode: str | None = None) -> EvaluationReport:
-    """Deployed accuracy of the netx file at ``path`` on ``spikes`` (N, *input, T)
-    (or an input-layer ``bias`` (N, *input) with ``steps``), with ``labels``
-    (N,) when given, plus firing rates and SynOps per layer.
-
-    ``verify = k > 0`` also runs the first ``k`` samples in the real Lava
-    runtime and reports how many samples differ and where the first diverges.
-    """
-    from sca_lava.progress import progress_bar
-
-    if batch_size < 1:
-        raise ScaLavaError("batch size must be at least 1")
-    if verify < 0:
-        raise ScaLavaError("--verify must be 0 or a positive number of samples")
-    if spec is None:
-        arr = np.asarray(spikes if spikes is not None else bias)
-        guess = input_shape or (tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:]))
-        spec = read_netx(path, input_shape=guess or None)
-    drive = make_drive(spec, spikes, bias, steps)
-    n, t = drive.samples, drive.steps
-    if labels is not None:
-        labels = np.asarray(labels).ravel()
-        if labels.shape[0] != n:
-            raise ScaLavaError(f"{labels.shape[0]} labels for {n} samples")
-        n_out = int(np.prod(spec.output_shape))
-        if labels.size and (labels.min() < 0 or labels.max() >= n_out):
-            raise ScaLavaError(f"labels must lie in 0..{n_out - 1}")
-    mode = mode or default_mode(spec)
-    dev = _resolve_device(device)
-    net = FixedPointNet(spec, device=dev)
-    nl = len(net.layers)
-    metrics = [Accuracy(), SynOps([None if ly.spec.kind == "input" else ly.spec for ly in net.layers]),
-               SpikeCount(nl)]
-    start = time.perf_counter()
-    with progress_bar(total=n, desc="evaluate", unit="sample", enabled=progress) as bar:
-        res = measure(fixed_point_batches(net, drive, labels, batch_size, bar, mode), metrics)
-    seconds = time.perf_counter() - start
-    correct = metrics[0].correct
-    synops = np.asarray(res["synops"])
-    layers = []
-    for j, ly in enumerate(net.layers):
-        neurons = int(np.prod(ly.spec.out_shape))
-        layers.append({
-            "layer": j, "file_index": ly.spec.index, "kind": ly.spec.kind, "neuron": ly.model,
-            "shape": list(ly.spec.out_shape), "neurons": neurons,
-            "firing_rate": res["spikes"]["firing_rate"][j],
-            "spikes_per_sample": res["spikes"]["spikes_per_sample"][j],
-            "synops_per_sample": float(synops[j]),
-        })
-    report = EvaluationReport(
-        path=str(spec.path), num_samples=int(n), num_steps=int(t),
-        accuracy=None if labels is None else correct / n, correct=None if labels is None else correct,
-        layers=layers, synops_per_sample=float(synops.sum()), seconds=seconds,
-        samples_per_s=n / seconds if seconds > 0 else float("inf"), device=dev,
-    )
-    report.extra["mode"] = mode
-    if verify:
-        from sca_lava.deploy.lava_runner import run_lava
-
-        k = min(int(verify), n)
-        d = drive.batch(0, k)
-        lava = run_lava(spec.path, d.spikes, record_all=True, progress=progress, spec=spec, bias=d.bias,
-                        steps=t, mode=mode)
-        fixed = run_fixed_point(spec.path, d.spikes, record_all=True, batch_size=batch_size,
-                                device=dev, progress=False, spec=spec, bias=d.bias, steps=t, mode=mode)
-        report.verify = first_divergence(fixed.layer_spikes, lava.layer_spikes)
-        report.verify["lava_seconds"] = lava.seconds
-        report.verify["lava_samples_per_s"] = k / lava.seconds if lava.seconds > 0 else None
-    return report

@@ -26,9 +26,10 @@ import warnings
 import numpy as np
 
 from sca_lava.deploy.guard import lava_guard
+from sca_lava.deploy.modes import MODES, default_mode, pipeline_depths, state_layers
 from sca_lava.errors import ScaLavaError
-from sca_lava.netx.reader import NetxSpec, read_netx
-from sca_lava.netx.record import SpikeRecord, make_drive
+from sca_lava.netx.record import SpikeRecord, first_divergence, make_drive, read_for
+from sca_lava.netx.spec import NetxSpec
 
 
 def import_lava():
@@ -60,14 +61,6 @@ def import_lava():
 #: netx ``reset_offset`` of a network without input neuron: the source feeds the
 #: first synapse, which adds one step, so its first layer resets one step later.
 RESET_OFFSET = 1
-
-
-def pipeline_depths(spec: NetxSpec) -> list[int]:
-    """Steps of the previous sample's tail at the start of each neuron layer's
-    window (see module docstring): one synapse delay per layer."""
-    from sca_lava.deploy.fixed_point import pipeline_depths as depths
-
-    return depths(spec)
 
 
 def to_lava_input(spikes: np.ndarray, flat: bool = False) -> np.ndarray:
@@ -155,16 +148,12 @@ def run_lava(
     """
     import time
 
-    from sca_lava.deploy.fixed_point import default_mode, state_layers
-
     if spec is None:
-        arr = np.asarray(spikes if spikes is not None else bias)
-        guess = tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:])
-        spec = read_netx(path, input_shape=guess if guess else None)
+        spec = read_for(path, spikes, bias)
     drive = make_drive(spec, spikes, bias, steps)
     mode = mode or default_mode(spec)
-    if mode not in ("stream", "fresh"):
-        raise ScaLavaError(f"mode must be 'stream' or 'fresh', got {mode!r}")
+    if mode not in MODES:
+        raise ScaLavaError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "stream" and default_mode(spec) == "fresh":
         raise ScaLavaError(f"{spec.path}: SDNN or delayed networks cannot be streamed with resets; use mode 'fresh'")
     if record_state and mode != "fresh":
@@ -320,3 +309,21 @@ def _run_fresh(netx, RunSteps, io, cfg, spec, drive, recorded, interval, offset,
             guard.stop(net)
     st = {j: {k: np.stack(v, -1) for k, v in d.items()} for j, d in states.items() if d}
     return out, st
+
+
+def cross_check(fixed: SpikeRecord, spikes, bias, n: int, *, progress: bool = False,
+                lava: SpikeRecord | None = None) -> dict:
+    """The evaluator's every-layer record of the first ``n`` samples against
+    the real Lava runtime on them (run here, or ``lava``, a record of them):
+    samples checked, mismatching samples and the first mismatch (layer and
+    step), the fraction of identical samples, Lava's time."""
+    if lava is None:
+        lava = run_lava(fixed.spec.path, None if spikes is None else np.asarray(spikes)[:n], record_all=True,
+                        progress=progress, spec=fixed.spec, bias=None if bias is None else np.asarray(bias)[:n],
+                        steps=fixed.output.shape[-1], mode=fixed.extra.get("mode"))
+    check = first_divergence({j: s[:n] for j, s in fixed.layer_spikes.items()},
+                             {j: s[:n] for j, s in lava.layer_spikes.items()})
+    check["agreement"] = 1.0 - check["mismatching_samples"] / n
+    check["lava_seconds"] = lava.seconds
+    check["lava_samples_per_s"] = n / lava.seconds if lava.seconds > 0 else None
+    return check

@@ -24,7 +24,6 @@ def measure(path: str, spikes: np.ndarray | None = None, verify: int = 0, *, spe
     (or uses ``lava``, a complete Lava record of them) and stores the
     agreement in ``record.extra["verify"]``: samples checked, mismatching
     samples, the first mismatch and the fraction of identical samples."""
-    from sca_lava.deploy.agreement import first_divergence
     from sca_lava.deploy.fixed_point import run_fixed_point
 
     if verify < 0:
@@ -35,15 +34,7 @@ def measure(path: str, spikes: np.ndarray | None = None, verify: int = 0, *, spe
     if lava is not None:
         n = min(total, next(iter(lava.layer_spikes.values())).shape[0])
     if n > 0:
-        if lava is None:
-            from sca_lava.deploy.lava_runner import run_lava
+        from sca_lava.deploy.lava_runner import cross_check
 
-            lava = run_lava(path, None if spikes is None else np.asarray(spikes)[:n], record_all=True,
-                            progress=progress, spec=rec.spec, bias=None if bias is None else np.asarray(bias)[:n],
-                            steps=rec.output.shape[-1], mode=rec.extra.get("mode"))
-        check = first_divergence({j: s[:n] for j, s in rec.layer_spikes.items()},
-                                 {j: s[:n] for j, s in lava.layer_spikes.items()})
-        check["agreement"] = 1.0 - check["mismatching_samples"] / n
-        check["lava_seconds"] = lava.seconds
-        rec.extra["verify"] = check
+        rec.extra["verify"] = cross_check(rec, spikes, bias, n, progress=progress, lava=lava)
     return rec

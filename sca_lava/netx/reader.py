@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
-from sca_lava.geometry import conv_output_hw
-from sca_lava.netx.contract import InputContract, read_contract
+from sca_lava.netx.contract import read_contract
+from sca_lava.netx.fields import MAX_DIM, Fields
+from sca_lava.netx.spec import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw
+
+__all__ = ["LayerSpec", "NetxSpec", "NeuronSpec", "conv_output_hw", "read_netx"]
 
 #: layer types netx defines but cannot run (it raises NotImplementedError)
 NETX_UNSUPPORTED = ("pool", "convT", "unpool", "average", "concat")
@@ -38,10 +40,8 @@ SUPPORTED = ("input", "conv", "dense", "flatten")
 
 # Caps, checked on dataset shapes and computed layer sizes before any array is read.
 MAX_LAYERS = 256
-MAX_ELEMENTS = 1 << 27  # one weight/bias/delay dataset (1 GiB as int64)
 MAX_LAYER_NEURONS = 1 << 25  # one layer's neurons
 MAX_TOTAL_NEURONS = 1 << 26
-MAX_DIM = 1 << 20  # one spatial/channel extent
 
 # Hardware bit widths (Lava 0.10's fixed-point models; docs/deployment.md)
 WEIGHT_RANGE = (-256, 255)  # 8-bit synapse magnitude + sign
@@ -51,10 +51,6 @@ SDNN_MAX = (1 << 11) - 1  # vThMant and bias << 12 must stay in the 24-bit state
 DECAY_RANGE = (0, 4096)  # 12-bit decay plus Loihi's offset bit
 MAX_DELAY = 62  # netx clips larger delays to 62
 CONV_GEOMETRY_MAX = 127  # Lava's Conv keeps kernel/stride/padding/dilation/groups in int8
-#: fields netx passes to Lava as stored (no cast): they must be stored as integers
-#: (a float ``shape`` makes Lava's runtime wait for ever; Intel's files store them as int64)
-NETX_INTEGER_FIELDS = ("shape", "stride", "padding", "dilation", "groups", "iDecay", "vDecay", "vThMant")
-
 #: netx's neuron for a dense layer without one (hdf5.Network.create_dense):
 #: a non-leaky integrator, vThMant = 1 << 18 - 1 (= 1 << 17, as Python parses it)
 DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 17}
@@ -62,238 +58,7 @@ DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 
 _LFS_MAGIC = b"version https://git-lfs"
 
 
-@dataclass(frozen=True)
-class NeuronSpec:
-    """Neuron parameters as netx passes them to Lava (integers, Loihi units).
-
-    ``model``: ``"lif"`` (CUBA/LOIHI: LIF/LIFReset), ``"sigma_delta"``
-    (SDNN SigmaDelta, ReLU), ``"delta"`` (SDNN input layer) or ``"sigma"``
-    (SDNN layer with ``sigma_output``). ``message_bits`` is netx's
-    ``num_message_bits`` (0 = binary spikes, SDNN default 16).
-    """
-
-    type: str
-    vth_mant: int
-    i_decay: int = 4096
-    v_decay: int = 4096
-    ref_delay: int = 1
-    graded_spike: bool = False
-    model: str = "lif"
-    message_bits: int = 0
-    default: bool = False  # netx's default integrator (the file has no neuron group)
-
-    @property
-    def graded(self) -> bool:
-        """Output payloads are integers, not binary spikes (SDNN)."""
-        return self.model != "lif"
-
-    @property
-    def stateful(self) -> bool:
-        """SDNN state is never reset by netx (reset_interval is ignored)."""
-        return self.model != "lif"
-
-
-@dataclass
-class LayerSpec:
-    """One layer of a netx file. ``in_shape``/``out_shape`` are (C, H, W) or (F,)."""
-
-    index: int
-    kind: str
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-    weight: np.ndarray | None = None  # conv: (out, in/groups, kh, kw); dense: (out, in); int64
-    bias: np.ndarray | None = None  # conv: (out,) or (C, H, W); dense: (out,); int64
-    neuron: NeuronSpec | None = None
-    kernel: tuple[int, int] = (1, 1)
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    groups: int = 1
-    delay: np.ndarray | None = None  # dense: (out, in) int64 in 0..62, as netx expands it
-    transform: dict = field(default_factory=dict)  # input layer: weight/bias of the input transform
-    input_message_bits: int = 0  # bits of the payload this layer's synapse receives
-
-    @property
-    def num_neurons(self) -> int:
-        return int(np.prod(self.out_shape)) if self.kind != "flatten" else 0
-
-    @property
-    def is_synaptic(self) -> bool:
-        return self.kind in ("conv", "dense")
-
-
-@dataclass
-class NetxSpec:
-    """A whole netx network: its input shape and its layers in file order.
-
-    ``dropped``: trailing (index, type) layers netx cannot build, left out as
-    ``netx.hdf5.Network(num_layers=...)`` would (``num_layers`` below).
-    """
-
-    path: str
-    input_shape: tuple[int, ...]
-    layers: list[LayerSpec]
-    dropped: list[tuple[int, str]] = field(default_factory=list)
-    contract: InputContract | None = None  # the input contract (sca_lava.netx.contract)
-    input_shape_in_file: bool = True  # netx finds the input shape in the file (else pass it to netx)
-
-    @property
-    def neuron_layers(self) -> list[LayerSpec]:
-        """Layers that become Lava processes (in Lava's order)."""
-        return [ly for ly in self.layers if ly.neuron is not None]
-
-    @property
-    def output_shape(self) -> tuple[int, ...]:
-        return self.neuron_layers[-1].out_shape
-
-    @property
-    def has_input_neuron(self) -> bool:
-        return bool(self.layers) and self.layers[0].kind == "input" and self.layers[0].neuron is not None
-
-    @property
-    def sdnn(self) -> bool:
-        """Sigma-delta network (graded payloads, never reset)."""
-        return any(ly.neuron.stateful for ly in self.neuron_layers)
-
-    @property
-    def num_layers(self) -> int:
-        """``num_layers`` for netx: the file's layers without the dropped tail."""
-        return len(self.layers)
-
-    @property
-    def first_synaptic(self) -> LayerSpec | None:
-        return next((ly for ly in self.layers if ly.is_synaptic), None)
-
-    @property
-    def flat_input(self) -> bool:
-        """The first neuron layer takes a flat (F,) vector (a dense layer first,
-        possibly after a flatten): Lava's input port is then (F,)."""
-        first = self.neuron_layers[0]
-        return first.kind == "dense" or (first.kind == "input" and len(first.out_shape) == 1)
-
-    @property
-    def lava_input_shape(self) -> tuple[int, ...]:
-        """Shape of Lava's input port: (W, H, C) or (F,)."""
-        if self.flat_input:
-            return (int(np.prod(self.input_shape)),)
-        return tuple(self.input_shape[::-1])
-
-    def describe(self) -> str:
-        kinds = "SDNN (sigma-delta)" if self.sdnn else "CUBA-LIF"
-        drive = ", input layer with neuron" if self.has_input_neuron else ""
-        return (f"{len(self.neuron_layers)} neuron layers, {kinds}{drive}, input "
-                f"{'x'.join(map(str, self.input_shape))}")
-
-
-# --------------------------------------------------------------------------- low-level access
-
-
-class _Reader:
-    """Checked access to one group's datasets (``where`` names it in errors)."""
-
-    def __init__(self, group, where: str):
-        import h5py
-
-        self.g, self.where, self.h5py = group, where, h5py
-        for key in group.keys():
-            link = group.get(key, getlink=True)
-            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-                raise ScaLavaError(f"{where}: '{key}' is a {type(link).__name__}; netx files hold no links")
-
-    def has(self, key: str) -> bool:
-        return key in self.g
-
-    def group(self, key: str, where: str | None = None) -> _Reader:
-        obj = self.g[key]
-        if not isinstance(obj, self.h5py.Group):
-            raise ScaLavaError(f"{self.where}: '{key}' must be a group")
-        return _Reader(obj, where or f"{self.where} {key}")
-
-    def dataset(self, key: str):
-        obj = self.g[key]
-        if not isinstance(obj, self.h5py.Dataset):
-            what = "a group (complex weights are not supported)" if key == "weight" else "a group"
-            raise ScaLavaError(f"{self.where}: '{key}' is {what}, expected a dataset")
-        if obj.size > MAX_ELEMENTS:
-            raise ScaLavaError(f"{self.where}: '{key}' is too large ({obj.size} elements, limit {MAX_ELEMENTS})")
-        return obj
-
-    def text(self, key: str) -> str:
-        ds = self.dataset(key)
-        if ds.size != 1:
-            raise ScaLavaError(f"{self.where}: '{key}' must be one string, got {ds.size} values")
-        raw = np.asarray(ds[()]).ravel()[0]
-        if isinstance(raw, bytes):
-            try:
-                return raw.decode("ascii")
-            except UnicodeDecodeError:
-                raise ScaLavaError(f"{self.where}: '{key}' is not ASCII text") from None
-        if isinstance(raw, str):
-            return raw
-        raise ScaLavaError(f"{self.where}: '{key}' must be a string, got {type(raw).__name__}")
-
-    def array(self, key: str, integer: bool = True) -> np.ndarray:
-        """A finite real (integer-valued) array; bool counts as integer."""
-        ds = self.dataset(key)
-        kind = ds.dtype.kind
-        if kind not in "biuf":
-            raise ScaLavaError(f"{self.where}: '{key}' must be numeric, got dtype {ds.dtype}")
-        if key in NETX_INTEGER_FIELDS and kind not in "iu":
-            raise ScaLavaError(f"{self.where}: '{key}' is stored as {ds.dtype}; netx hands it to Lava uncast, "
-                               "which needs an integer dataset")
-        arr = np.asarray(ds[()])
-        if kind == "f":
-            if not np.all(np.isfinite(arr)):
-                raise ScaLavaError(f"{self.where}: '{key}' contains NaN or infinity")
-            if integer and np.any(arr != np.round(arr)):
-                raise ScaLavaError(f"{self.where}: '{key}' must hold integers (a quantised netx export)")
-            if np.any(np.abs(arr) > 2**53):
-                raise ScaLavaError(f"{self.where}: '{key}' holds values beyond 2**53")
-            if integer:
-                arr = arr.astype(np.int64)
-        elif kind == "u" and arr.size and int(arr.max()) > 2**62:
-            raise ScaLavaError(f"{self.where}: '{key}' holds values beyond 2**62")
-        elif kind in "biu":
-            arr = arr.astype(np.int64)
-        return arr
-
-    def uniform(self, key: str, lo: int, hi: int, what: str) -> int:
-        """One integer (a scalar, or a vector of equal values) in lo..hi."""
-        arr = self.array(key).ravel()
-        if arr.size == 0:
-            raise ScaLavaError(f"{self.where}: '{key}' is empty")
-        if np.unique(arr).size > 1:
-            raise ScaLavaError(f"{self.where}: per-neuron '{key}' values are not supported "
-                               f"(netx passes one {what} per layer)")
-        value = int(arr[0])
-        if not lo <= value <= hi:
-            raise ScaLavaError(f"{self.where}: '{key}' = {value} is outside {lo}..{hi} ({what})")
-        return value
-
-    def pair(self, key: str, lo: int, hi: int) -> tuple[int, int]:
-        arr = self.array(key).ravel()
-        if arr.size not in (1, 2):
-            raise ScaLavaError(f"{self.where}: '{key}' must be one or two integers, got {arr.size}")
-        vals = (int(arr[0]), int(arr[-1]))
-        if not all(lo <= v <= hi for v in vals):
-            raise ScaLavaError(f"{self.where}: '{key}' = {list(vals)} is outside {lo}..{hi}")
-        return vals
-
-    def shape(self, key: str = "shape") -> tuple[int, ...]:
-        arr = self.array(key).ravel()
-        if arr.size == 0 or arr.size > 3:
-            raise ScaLavaError(f"{self.where}: '{key}' must have 1 to 3 entries, got {arr.size}")
-        if np.any(arr < 1) or np.any(arr > MAX_DIM):
-            raise ScaLavaError(f"{self.where}: '{key}' = {arr.tolist()} must lie in 1..{MAX_DIM}")
-        return tuple(int(s) for s in arr)
-
-    def require(self, *keys: str, why: str = "netx requires it") -> None:
-        for key in keys:
-            if key not in self.g:
-                raise ScaLavaError(f"{self.where}: missing '{key}' ({why})")
-
-
-def _neuron(r: _Reader, where: str, is_input: bool) -> NeuronSpec | None:
+def _neuron(r: Fields, where: str, is_input: bool) -> NeuronSpec | None:
     if not r.has("neuron"):
         return None
     n = r.group("neuron")
@@ -371,7 +136,7 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
         raise ScaLavaError(f"{path}: not a readable HDF5 file (corrupt or wrong format)") from None
     with fh:
         try:
-            top = _Reader(fh, path)
+            top = Fields(fh, path)
             if "layer" not in fh:
                 raise ScaLavaError(f"{path}: no 'layer' group; this is not a netx network file")
             root = top.group("layer", f"{path}: layer")
@@ -397,7 +162,7 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
 
 
 
-def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
+def _parse_layers(path, root: Fields, count: int, input_shape) -> NetxSpec:
     layers: list[LayerSpec] = []
     shape = None
     given = None
@@ -465,14 +230,14 @@ def _parse_layers(path, root: _Reader, count: int, input_shape) -> NetxSpec:
                 raise ScaLavaError(f"{where}: a dense layer right after the {source.kind} layer {source.index} "
                                    f"needs a flatten layer in between (Lava cannot connect its "
                                    f"{'x'.join(map(str, source.out_shape))} output to a flat input)")
-            layer = _dense(r, where, shape)
+            layer = _dense(r, where, shape, i)
             if shape is None:
                 shape = (layer.weight.shape[1],)  # inferred: a dense layer fixes its fan-in
                 layer.in_shape = shape
         else:
             if shape is None:
                 shape = _conv_input(r, where)  # netx then needs it passed (input_shape_in_file False)
-            layer = _conv(r, where, shape)
+            layer = _conv(r, where, shape, i)
         n = layer.num_neurons
         total += n
         if total > MAX_TOTAL_NEURONS:
@@ -511,7 +276,7 @@ def _weights_in_range(w: np.ndarray, where: str) -> None:
                            f"{WEIGHT_RANGE[0]}..{WEIGHT_RANGE[1]}")
 
 
-def _bias(r: _Reader, where: str, neuron: NeuronSpec, out_shape: tuple[int, ...]) -> np.ndarray | None:
+def _bias(r: Fields, where: str, neuron: NeuronSpec, out_shape: tuple[int, ...]) -> np.ndarray | None:
     if not r.has("bias"):
         return None
     b = r.array("bias")
@@ -534,7 +299,7 @@ def _bias(r: _Reader, where: str, neuron: NeuronSpec, out_shape: tuple[int, ...]
                        f"(W, H, C) = {(w, h, c)} neurons")
 
 
-def _dense(r: _Reader, where: str, shape) -> LayerSpec:
+def _dense(r: Fields, where: str, shape, index: int) -> LayerSpec:
     r.require("shape", "weight")
     rows = int(np.prod(r.shape()))
     if rows > MAX_LAYER_NEURONS:
@@ -563,11 +328,11 @@ def _dense(r: _Reader, where: str, shape) -> LayerSpec:
     if r.has("delay"):
         delay = _delay(r, where, w.shape)
     in_shape = tuple(shape) if shape is not None and len(shape) == 1 else (int(w.shape[1]),)
-    return LayerSpec(r_index(where), "dense", in_shape, out, weight=w, bias=_bias(r, where, neuron, out),
+    return LayerSpec(index, "dense", in_shape, out, weight=w, bias=_bias(r, where, neuron, out),
                      neuron=neuron, delay=delay)
 
 
-def _delay(r: _Reader, where: str, wshape) -> np.ndarray | None:
+def _delay(r: Fields, where: str, wshape) -> np.ndarray | None:
     d = r.array("delay", integer=False)
     if np.any(d < 0):
         raise ScaLavaError(f"{where}: negative synaptic delays")
@@ -586,11 +351,7 @@ def _delay(r: _Reader, where: str, wshape) -> np.ndarray | None:
     return full if full.any() else np.zeros(wshape, dtype=np.int64)
 
 
-def r_index(where: str) -> int:
-    return int(where.rsplit(" ", 1)[1])
-
-
-def _conv_input(r: _Reader, where: str) -> tuple[int, int, int]:
+def _conv_input(r: Fields, where: str) -> tuple[int, int, int]:
     """The input (C, H, W) of a first conv layer without an input layer in
     front: its weight gives C; with stride 1 its stored output gives H and W
     (H = H_out - 2 padding + dilation (kernel - 1)). A larger stride leaves
@@ -613,7 +374,7 @@ def _conv_input(r: _Reader, where: str) -> tuple[int, int, int]:
     return (int(wshape[1]) * groups, *hw)
 
 
-def _conv(r: _Reader, where: str, shape) -> LayerSpec:
+def _conv(r: Fields, where: str, shape, index: int) -> LayerSpec:
     if len(shape) != 3:
         raise ScaLavaError(f"{where}: conv layer needs a (C, H, W) input, got {shape}")
     r.require("shape", "weight", "stride", "padding", "dilation", "groups", "neuron")
@@ -649,6 +410,6 @@ def _conv(r: _Reader, where: str, shape) -> LayerSpec:
     neuron = _neuron(r, where, is_input=False)
     w = r.array("weight").reshape(wshape)
     _weights_in_range(w, where)
-    return LayerSpec(r_index(where), "conv", tuple(shape), out, weight=w, bias=_bias(r, where, neuron, out),
+    return LayerSpec(index, "conv", tuple(shape), out, weight=w, bias=_bias(r, where, neuron, out),
                      neuron=neuron, kernel=(kh, kw), stride=stride, padding=padding, dilation=dilation,
                      groups=groups)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sca_lava.netx.reader import NetxSpec
+from sca_lava.netx.spec import NetxSpec
 
 
 @dataclass
@@ -134,3 +134,36 @@ def make_drive(spec: NetxSpec, spikes=None, bias=None, steps: int | None = None)
         raise ScaLavaError(f"the input bias {int(b.min())}..{int(b.max())} exceeds the 13-bit bias mantissa "
                            "-4096..4095")
     return Drive(None, b.astype(np.int64), int(b.shape[0]), int(steps))
+
+
+def read_for(path, spikes=None, bias=None, input_shape=None) -> NetxSpec:
+    """Read a netx file whose input shape may have to come from the drive:
+    ``input_shape``, else the spikes' (N, *shape, T) or the bias's (N, *shape)."""
+    from sca_lava.netx.reader import read_netx
+
+    if input_shape is None:
+        arr = np.asarray(spikes if spikes is not None else bias)
+        input_shape = (tuple(arr.shape[1:-1]) if spikes is not None else tuple(arr.shape[1:])) or None
+    return read_netx(path, input_shape=input_shape)
+
+
+def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) -> dict:
+    """Count samples whose spikes differ in any layer; for the first one, the
+    lowest layer that differs (the root cause: later layers follow it) and the
+    first time step it differs at."""
+    layers = sorted(lava)
+    n = next(iter(lava.values())).shape[0]
+    bad = np.zeros(n, dtype=bool)
+    for j in layers:
+        bad |= (fixed[j] != lava[j]).reshape(n, -1).any(1)
+    result = {"samples": int(n), "mismatching_samples": int(bad.sum()), "first_mismatch": None}
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        for j in layers:
+            diff = fixed[j][k] != lava[j][k]
+            if diff.any():
+                steps = np.flatnonzero(diff.reshape(-1, diff.shape[-1]).any(0))
+                result["first_mismatch"] = {"sample": k, "layer": int(j), "step": int(steps[0]),
+                                            "neurons": int(diff.any(-1).sum())}
+                break
+    return result

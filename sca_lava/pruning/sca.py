@@ -36,7 +36,6 @@ from their values at pruning time.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -44,97 +43,14 @@ import torch
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import channel_counts, count_params
 from sca_lava.pruning.activity import install_taps
-from sca_lava.pruning.cost import (
-    NEEDS_ACTIVITY,
-    NEEDS_PROFILE,
-    Activity,
-    CostModel,
-    install_cost_taps,
-    measure_activity,
-    parse_budget,
-    snapshot,
-)
-from sca_lava.pruning.importance import RANKINGS, ScoreContext, get_criterion
+from sca_lava.pruning.config import PruneConfig
+from sca_lava.pruning.cost import NEEDS_ACTIVITY, NEEDS_PROFILE, CostModel, parse_budget
+from sca_lava.pruning.importance import ScoreContext, get_criterion
 from sca_lava.pruning.masks import GAIN, MASK, install_gates
 from sca_lava.pruning.schedule import default_ramp, target_sparsity
 from sca_lava.pruning.selection import layer_percentile, layer_zscores, select_structure  # noqa: F401 (public here too)
+from sca_lava.pruning.tally import Activity, install_cost_taps, measure_activity, snapshot
 from sca_lava.training.trainer import Callback
-
-
-@dataclass
-class PruneConfig:
-    """Defaults: keep 30 % of the dense parameters, SCA with 10 % regrowth,
-    cost-aware ranking, one structure update per epoch, cubic ramp from epoch
-    0 to ~2/3 of the training epochs (see
-    :func:`~sca_lava.pruning.schedule.default_ramp`). ``budget`` is
-    ``KIND=VALUE`` (kinds in :data:`sca_lava.pruning.cost.BUDGET_KINDS`);
-    energy and cores need ``profile``."""
-
-    criterion: str = "sca"
-    budget: str = "params=0.3"
-    profile: str | None = None
-    ranking: str = "layer"  # layer: per-layer rank of score per cost; cost: score per unit of marginal cost; plain: score alone
-    schedule: str = "cubic"
-    ramp_start: int = 0
-    ramp_epochs: int | None = None
-    interval: int = 1  # epochs between structure updates
-    regrow: float = 0.1  # q, as a fraction of all prunable channels
-    floor: int = 1  # channels kept per prunable layer at least
-    seed: int = 0
-    calibration_samples: int = 256  # training samples the dense reference activity is measured on
-    cost_weight: float = 0.0  # loss weight of the batch's spikes priced in the budget currency (synops/energy; 0: off)
-    normalize: str | None = None  # plain ranking only: "zscore" standardises the scores within each layer first
-
-    def validate(self) -> None:
-        get_criterion(self.criterion)
-        kind, _ = parse_budget(self.budget)
-        if kind in NEEDS_PROFILE:
-            if self.profile is None:
-                raise ScaLavaError(f"the {kind} budget needs a hardware profile (--profile, e.g. loihi2)")
-            from sca_lava.hardware.profile import load_profile
-
-            load_profile(self.profile)
-        if self.ranking not in RANKINGS:
-            raise ScaLavaError(f"unknown ranking {self.ranking!r} (choose from {', '.join(RANKINGS)})")
-        if not 0.0 <= self.regrow < 1.0:
-            raise ScaLavaError(f"regrow fraction must be in [0, 1), got {self.regrow}")
-        if self.interval < 1 or self.floor < 1 or self.calibration_samples < 1:
-            raise ScaLavaError("interval, floor and calibration_samples must be >= 1")
-        w = self.cost_weight
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ScaLavaError(f"cost weight must be a finite number >= 0, got {w!r}"[:160])
-        if w > 0 and kind not in NEEDS_ACTIVITY:
-            raise ScaLavaError(f"a cost weight prices spikes: it needs a synops or energy budget, not {kind}")
-        if self.normalize not in (None, "zscore"):
-            raise ScaLavaError(f"unknown score normalisation {self.normalize!r} (zscore, or none)"[:120])
-        if self.normalize and self.effective_ranking != "plain":
-            raise ScaLavaError("a per-layer score normalisation is for the plain ranking (the layer ranking ranks "
-                               "within each layer already)")
-
-    @property
-    def budget_kind(self) -> str:
-        return parse_budget(self.budget)[0]
-
-    @property
-    def budget_value(self) -> float:
-        return parse_budget(self.budget)[1]
-
-    @property
-    def effective_ranking(self) -> str:
-        return get_criterion(self.criterion).ranking or self.ranking
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> PruneConfig:
-        d = dict(d)
-        if "budget" not in d:  # checkpoints written before budgets had kinds
-            if d.get("target_params") is not None:
-                d["budget"] = f"params={d['target_params']}"
-            elif d.get("sparsity") is not None:
-                d["budget"] = f"channels={1.0 - float(d['sparsity'])}"
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 
 class SCAPruner(Callback):
@@ -162,6 +78,12 @@ class SCAPruner(Callback):
         self.epochs = None
         self.updates: list[dict] = []
         self.trainer = None
+        self.last_activity: Activity | None = None  # what the last update priced
+        self.extra_accumulators: list = []  # more running sums summed over data-parallel processes
+        self._prices_t = None  # spike prices of the current structure (the cost penalty), as tensors
+        self.gates: dict = {}
+        self.taps: dict = {}
+        self.cost_taps: dict = {}
 
     # --- set-up --------------------------------------------------------------
     def attach(self, graph, epochs: int, calibrate: bool = True) -> None:
@@ -258,7 +180,7 @@ class SCAPruner(Callback):
         a data-parallel process accumulates over its own shard: each holder
         (tap, gate, or any accumulator object added to ``self.taps``/``gates``
         or ``self.extra_accumulators``) names them in ``local_sums``."""
-        holders = [*self.taps.values(), *self.gates.values(), *getattr(self, "extra_accumulators", ())]
+        holders = [*self.taps.values(), *self.gates.values(), *self.extra_accumulators]
         return [(h, name) for h in holders for name in h.local_sums]
 
     def sync_accumulators(self) -> None:
@@ -328,7 +250,7 @@ class SCAPruner(Callback):
         last update used, or the dense reference)."""
         if self.kind not in NEEDS_ACTIVITY:
             return None
-        return snapshot(self.cost_taps) or getattr(self, "last_activity", None) or self.reference
+        return snapshot(self.cost_taps) or self.last_activity or self.reference
 
     def current_cost(self) -> float:
         return self.cost_model.evaluate(self.masks(), self.activity())
@@ -504,7 +426,7 @@ class SCAPruner(Callback):
         w = self.config.cost_weight
         if w == 0 or self.dense_cost is None:
             return None
-        if getattr(self, "_prices_t", None) is None:  # the structure changed (update, resume, attach)
+        if self._prices_t is None:  # the structure changed (update, resume, attach)
             self._prices_t = [None if p is None else torch.as_tensor(p / self.dense_cost, dtype=torch.float32,
                                                                      device=outs[-1].device)
                               for p in self.cost_model.spike_prices(self.masks())]
@@ -540,7 +462,7 @@ class SCAPruner(Callback):
             "grads": {str(i): g.grad_acc.clone() for i, g in self.gates.items()},
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
             "reference": self.reference.to_dict() if self.reference is not None else None,
-            "last_activity": self.last_activity.to_dict() if getattr(self, "last_activity", None) else None,
+            "last_activity": self.last_activity.to_dict() if self.last_activity else None,
             "cost_taps": {str(i): {"inputs": t.inputs.clone(),
                                    "active": t.active.clone() if torch.is_tensor(t.active) else t.active, "host": t.host,
                                    "samples": t.samples, "steps": t.steps} for i, t in self.cost_taps.items()},

@@ -17,8 +17,8 @@ import torch
 
 from sca_lava.models.surgery import cut
 from sca_lava.pruning.activity import remove_tap
-from sca_lava.pruning.cost import CostTap
 from sca_lava.pruning.masks import masks_of, remove_gate
+from sca_lava.pruning.tally import CostTap
 
 
 def kept_channels(graph) -> dict[int, np.ndarray]:

@@ -4,8 +4,8 @@ atomic checkpoints that resume to the same result."""
 from sca_lava._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
-    "checkpoint": "load_checkpoint save_checkpoint",
+    "checkpoint": "load_checkpoint load_trained save_checkpoint",
     "config": "TrainConfig",
     "evaluate": "evaluate_model",
-    "trainer": "Callback Trainer load_trained",
+    "trainer": "Callback Trainer",
 })

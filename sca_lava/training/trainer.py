@@ -33,8 +33,8 @@ import torch
 
 from sca_lava.data import DataSplit
 from sca_lava.errors import ScaLavaError
-from sca_lava.models import NetworkConfig, build_network
-from sca_lava.training.checkpoint import load_checkpoint, save_checkpoint
+from sca_lava.models import NetworkConfig
+from sca_lava.training.checkpoint import load_weights, module_name, save_checkpoint
 from sca_lava.training.config import TrainConfig
 from sca_lava.training.distributed import (
     DistContext,
@@ -45,7 +45,7 @@ from sca_lava.training.distributed import (
 )
 from sca_lava.training.evaluate import evaluate_sharded, is_labels, spikes_of
 
-__all__ = ["Callback", "TrainConfig", "Trainer", "load_trained", "model_from_checkpoint", "steps_of"]
+__all__ = ["Callback", "TrainConfig", "Trainer", "steps_of"]
 
 #: an epoch whose label loss exceeds this many times a silent network's has diverged
 DIVERGED = 4.0
@@ -411,66 +411,6 @@ def epoch_line(record: dict, graph) -> str:
             f"test {acc(record['test_accuracy'])}  rates [{rates}]")
 
 
-def module_name(model: torch.nn.Module) -> str:
-    """``package.module.Class`` of a network (recorded in checkpoints, never imported from them)."""
-    return f"{type(model).__module__}.{type(model).__qualname__}"
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:160]
-
-
-def load_weights(model: torch.nn.Module, weights: dict, where: str, strict: bool = False) -> list[str]:
-    """``model.load_state_dict`` with one-line errors for weights of another
-    architecture (missing or wrongly shaped tensors); returns unexpected keys."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in weights]
-    if missing:
-        raise ScaLavaError(f"{where}: weights do not match the network (missing {missing[:3]})")
-    for key, ref in own.items():
-        if tuple(weights[key].shape) != tuple(ref.shape):
-            raise ScaLavaError(f"{where}: {key} has shape {tuple(weights[key].shape)} but the network "
-                               f"needs {tuple(ref.shape)} (weights of another architecture?)")
-    unexpected = [k for k in weights if k not in own]
-    if strict and unexpected:
-        raise ScaLavaError(f"{where}: weights the network does not have ({unexpected[:3]})")
-    model.load_state_dict(weights, strict=False)
-    return unexpected
-
-
-def model_from_checkpoint(state: dict, module: torch.nn.Module | None = None, where: str = "checkpoint"):
-    """The network of a checkpoint: sca_lava's own nets are rebuilt from their
-    config; a user's module must be given (built by the user's code, never by
-    the checkpoint). A pruned checkpoint's ``structure`` (kept channels per
-    layer) is cut into the module before its weights are loaded."""
-    from sca_lava.models.graph import trace
-    from sca_lava.netx.contract import InputContract
-
-    if module is None:
-        if state.get("config") is None:
-            raise ScaLavaError(f"{where} holds a network of your own ({state.get('module', 'a user module')}): "
-                               "name its code with --model FILE.py:CLASS")
-        module = build_network(NetworkConfig.from_dict(state["config"], where))
-    shape = state.get("input_shape") or (state.get("contract") or {}).get("input_shape")
-    if shape is None:
-        raise ScaLavaError(f"{where} records no input shape; pass --input-shape")
-    graph = trace(module, tuple(shape), where=module_name(module))
-    if state.get("structure"):
-        from sca_lava.models.surgery import apply_structure
-
-        module, graph = apply_structure(graph, state["structure"], where)
-    unexpected = load_weights(module, state["model"], where)
-    if any("sca_" in key for key in unexpected):
-        raise ScaLavaError("this is a masked pruning checkpoint: use the surgered pruned.pt next to it "
-                           "(or sca_lava.pruning.load_masked)")
-    if unexpected:
-        raise ScaLavaError(f"{where}: weights the network does not have ({unexpected[:3]})")
-    if state.get("contract") is not None:
-        module.contract = InputContract.from_dict(state["contract"], where)
-    return module
-
-
-def load_trained(path: str | os.PathLike, module: torch.nn.Module | None = None):
-    state = load_checkpoint(path)
-    return model_from_checkpoint(state, module, str(path)), state
