@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sca_lava.netx.reader import LayerSpec
+from sca_lava.netx.record import predictions
+from sca_lava.netx.spec import LayerSpec
 
 
 def fanout_map(layer: LayerSpec) -> np.ndarray:
@@ -106,8 +107,7 @@ class Accuracy(Metric):
         if batch.labels is None:
             return
         out = batch.outputs[-1]
-        counts = out.reshape(out.shape[0], -1, out.shape[-1]).sum(-1)
-        pred = counts.argmax(1)
+        pred = predictions(out)
         pred = pred.cpu().numpy() if hasattr(pred, "detach") else np.asarray(pred)
         self.correct += int((pred == np.asarray(batch.labels).ravel()).sum())
         self.samples += int(out.shape[0])

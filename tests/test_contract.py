@@ -163,7 +163,7 @@ def test_a_prune_that_silences_a_layer_warns(tmp_path, small_data, capsys):
                               TrainConfig(epochs=1, lr=0.0, lr_schedule="constant", batch_size=48),
                               log=None)
     assert rep["silent_layers"]  # old code: silent success
-    assert "WARNING" in capsys.readouterr().err
+    assert "SILENT LAYER" in capsys.readouterr().err
 
 
 def test_prune_resume_refuses_a_differing_pruning_flag():

@@ -289,3 +289,27 @@ def test_a_dataloader_of_spikes_without_a_bin_width_trains(own_data):
     assert net.contract.events and net.contract.bin_width_us is None and net.contract.num_steps == T
     with pytest.raises(ScaLavaError, match="3-D"):
         DataSplit.from_arrays(x, y, x, y)
+
+
+def test_flat_samples_of_your_own_train_and_images_run_through_a_files_contract(tmp_path, mnist5k, capsys):
+    """(N, F) arrays are encoded like images; a file whose contract says how to
+    encode takes --input images (not only spikes)."""
+    from lava.lib.dl import slayer
+
+    from sca_lava.cli import main
+    from sca_lava.models.export import export_netx
+
+    d = mnist5k.subset(train=64, test=16)
+    flat = DataSplit.from_arrays(d.train_x.reshape(64, -1), d.train_y, d.test_x.reshape(16, -1), d.test_y)
+    p = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.03}
+    net = torch.nn.Sequential(slayer.block.cuba.Dense(p, 784, 16, weight_scale=3),
+                              slayer.block.cuba.Dense(p, 16, 10, weight_scale=3))
+    graph = trace(net, flat.input_shape)
+    Trainer(net, TrainConfig(epochs=1, batch_size=32, num_steps=T), graph=graph).fit(flat, progress=False, log=None)
+    path = tmp_path / "flat.net"
+    export_netx(graph, path, contract=net.contract)
+    np.save(tmp_path / "images.npy", d.test_x[:4].reshape(4, -1))
+    np.save(tmp_path / "labels.npy", d.test_y[:4])
+    assert main(["evaluate", str(path), "--input", str(tmp_path / "images.npy"), "--labels",
+                 str(tmp_path / "labels.npy")]) == 0
+    assert "encoded rate-regular" in capsys.readouterr().out

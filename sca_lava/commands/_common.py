@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 
 import numpy as np
 
 from sca_lava.data import DATASETS, ENCODINGS
-from sca_lava.errors import ScaLavaError
+from sca_lava.errors import ScaLavaError, warn  # noqa: F401 (the commands import it from here)
 from sca_lava.netx.contract import DEFAULT_SPLIT_SEED, SEED_MAX
 
 #: what an option means when neither the command line nor a record states it
@@ -145,8 +144,6 @@ def add_device_arg(p: argparse.ArgumentParser) -> None:
                    help="auto (CUDA when present), cpu, cuda or cuda:N; under torchrun cuda = this process's GPU")
 
 
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def pick(args, name: str, recorded, what: str = "the input contract", flag: str | None = None):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sca_lava.errors import ScaLavaError
+from sca_lava.errors import ScaLavaError, warn_silent  # noqa: F401 (the commands import it from here)
 
 LAYOUTS = ("slayer", "lava")
 MAX_INPUT_BYTES = 4 << 30  # an .npy input larger than this is refused before reading it
@@ -145,10 +145,12 @@ def read_user_input(args, spec, default_steps: int = 16) -> UserInput | None:
     arr = load_npy(args.input, "the input")
     first = spec.neuron_layers[0]
     bias_ok = first.kind == "input" and first.neuron.model == "lif"
-    cands = _candidates(arr, spec, bias_ok, args.layout)
+    # static images are encoded as the input contract says (no input neuron to take them as a bias)
+    images_ok = not bias_ok and spec.contract is not None and not spec.contract.events
+    cands = _candidates(arr, spec, bias_ok or images_ok, args.layout)
     if args.layout:
         cands = [c for c in cands if c[0] == args.layout]
-    expected = _expected(spec, bias_ok)
+    expected = _expected(spec, bias_ok, images_ok)
     if not cands:
         order = f" in {args.layout} layout" if args.layout else ""
         raise ScaLavaError(f"{args.input}: shape {arr.shape}{order} does not fit the network input; expected {expected}")
@@ -172,6 +174,14 @@ def read_user_input(args, spec, default_steps: int = 16) -> UserInput | None:
         return UserInput(a, None, int(a.shape[-1]), labels, layout,
                          f"{args.input} ({layout} layout, {a.shape[0]} samples x {a.shape[-1]} steps)")
     steps = args.steps or default_steps
+    if images_ok:
+        from sca_lava.data import encode
+
+        c = spec.contract
+        spikes = encode(a.astype(np.float32), steps, c.encoding, seed=c.encoding_seed or 0)
+        return UserInput(spikes, None, steps, labels, layout,
+                         f"{args.input} ({a.shape[0]} images, {layout} layout, encoded {c.encoding} over T={steps} "
+                         "as the file's input contract says)")
     return UserInput(None, a, steps, labels, layout,
                      f"{args.input} (input-layer bias, {layout} layout, {a.shape[0]} samples, T={steps})")
 
@@ -214,36 +224,22 @@ def check_fits(spec, samples: int, steps: int, batch: int = 128, lava_samples: i
                            f"{_gib(have)} is available: use fewer --steps or --samples")
 
 
-def warn_silent(spikes: list[tuple[str, float]], samples: int, steps: int, depth: int) -> bool:
-    """Say loudly (stderr) which layers emitted no spike at all: everything
-    after them is silent and the accuracy is chance (an input layer whose
-    threshold a binary input never reached gave 9 % and exit 0 without a
-    word). ``spikes``: (layer label, spikes or events) per neuron layer;
-    ``depth``: neuron layers, to tell a T too short for the input to arrive."""
-    from sca_lava.commands._common import warn
-
-    silent = [label for label, n in spikes if not n]
-    if not silent:
-        return False
-    why = ("every synapse delays by one step, so the input reaches neuron layer k at step k: "
-           f"T={steps} is shorter than the {depth} layers (repeat the input over more steps)" if steps < depth else
-           "check the input (its values, --steps, the encoding) against the first silent layer's threshold")
-    warn(f"SILENT LAYER: {'layers' if len(silent) > 1 else 'layer'} {', '.join(silent)} emitted no spike in "
-         f"{samples} samples x {steps} steps, so no input reaches the output and any accuracy is chance; {why}")
-    return True
-
-
 def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB"
 
 
-def _expected(spec, bias_ok: bool) -> str:
+def _expected(spec, bias_ok: bool, images_ok: bool = False) -> str:
     s = tuple(spec.input_shape)
     fmt = ", ".join(map(str, s))
     lava = ", ".join(map(str, s[::-1]))
     text = f"spikes (N, {fmt}, T) or, in Lava order, ({lava}, T)"
     if bias_ok:
         text += f"; or an input-layer bias (N, {fmt}) / ({lava})"
+    elif images_ok:
+        text += f"; or images (N, {fmt}), encoded as the file's input contract says"
+    else:
+        text += (f"; images (N, {fmt}) only for a file whose input contract says how to encode them "
+                 "(sca_lava's exports carry one)")
     return text
 
 

@@ -158,7 +158,7 @@ def run(args) -> int:
                 warn(f"{path}: no --input and no data set of input {'x'.join(map(str, spec.input_shape))}: the "
                      f"activity, energy and latency below are of {source}, not of real inputs; give --input")
             record = measure(path, verify=args.verify, spec=spec, **drive)
-            warn_silent([(f"{ly.index} ({ly.kind})", int(np.count_nonzero(record.layer_spikes[j])))
+            warn_silent([(ly.name, int(np.count_nonzero(record.layer_spikes[j])))
                          for j, ly in enumerate(spec.neuron_layers)], int(record.output.shape[0]),
                         int(record.output.shape[-1]), len(spec.neuron_layers))
         res = budget_netx(path, prof, record=record, spec=spec, max_chips=args.max_chips)

@@ -52,10 +52,10 @@ def run(args) -> int:
     d.update(input=drive.description, **drive.settings,
              contract=spec.contract.to_dict() if spec.contract else None)
     print(f"{args.model}: {drive.description}, T={report.num_steps}, device {report.device}")
-    print(f"{'layer':>5} {'kind':<6} {'shape':<14} {'rate':>7} {'spikes/smp':>11} {'SynOps/smp':>12}")
+    print(f"{'layer':<8} {'kind':<6} {'shape':<14} {'rate':>7} {'spikes/smp':>11} {'SynOps/smp':>12}")
     for ly in report.layers:
         shape = "x".join(str(s) for s in ly["shape"])
-        print(f"{ly['layer']:>5} {ly['kind']:<6} {shape:<14} {ly['firing_rate']:>7.4f} "
+        print(f"{ly['name']:<8} {ly['kind']:<6} {shape:<14} {ly['firing_rate']:>7.4f} "
               f"{ly['spikes_per_sample']:>11.1f} {ly['synops_per_sample']:>12.0f}")
     print(f"total SynOps/sample {report.synops_per_sample:.0f} (fan-out count)")
     if report.accuracy is not None:
@@ -69,8 +69,9 @@ def run(args) -> int:
               f"identical at every layer and step ({v['lava_seconds']:.1f} s in Lava)")
         if v["first_mismatch"]:
             m = v["first_mismatch"]
-            print(f"first divergence    sample {m['sample']}, layer {m['layer']}, step {m['step']}")
-    warn_silent([(f"{ly['layer']} ({ly['kind']})", ly["spikes_per_sample"]) for ly in report.layers],
+            print(f"first divergence    sample {m['sample']}, layer {report.layers[m['layer']]['name']}, "
+                  f"step {m['step']}")
+    warn_silent([(ly["name"], ly["spikes_per_sample"]) for ly in report.layers],
                 report.num_samples, report.num_steps, len(report.layers))
     if args.json:
         write_json(args.json, d)

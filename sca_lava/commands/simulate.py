@@ -73,7 +73,7 @@ def run(args) -> int:
               f"({result['matching_samples']}/{result['samples']} samples identical at every step)")
     print(f"Lava time          {result['seconds']:.1f} s")
     last = spec.neuron_layers[-1]  # the layer Lava recorded: silent, so is the network from some layer on
-    warn_silent([(f"{len(spec.neuron_layers) - 1} ({last.kind}, the output)", int((lava.output != 0).sum()))],
+    warn_silent([(f"{last.name} (the output)", int((lava.output != 0).sum()))],
                 int(lava.output.shape[0]), int(lava.output.shape[-1]), len(spec.neuron_layers))
     if args.json:
         write_json(args.json, result)
@@ -107,13 +107,13 @@ def check_same_network(model, spec, checkpoint: str) -> None:
     if layout(mine) != layout(spec):
         raise ScaLavaError(f"{checkpoint} is another network than {spec.path} (checkpoint: {layout(mine)}; "
                            f"file: {layout(spec)})")
-    for pos, (a, b) in enumerate(zip(mine.neuron_layers, spec.neuron_layers)):
+    for a, b in zip(mine.neuron_layers, spec.neuron_layers):
         for what, x, y in (("weights", a.weight, b.weight), ("biases", a.bias, b.bias)):
             x = None if x is None or not np.any(x) else np.asarray(x)
             y = None if y is None or not np.any(y) else np.asarray(y)
             if (x is None) != (y is None) or (x is not None and not np.array_equal(x, y)):
                 raise ScaLavaError(f"{checkpoint} is not the checkpoint {spec.path} was exported from: the {what} "
-                                   f"of neuron layer {pos} ({a.kind}) differ")
+                                   f"of layer {b.name} differ")
         if a.neuron != b.neuron:
             raise ScaLavaError(f"{checkpoint} is not the checkpoint {spec.path} was exported from: the neuron "
-                               f"parameters of neuron layer {pos} ({a.kind}) differ")
+                               f"parameters of layer {b.name} differ")

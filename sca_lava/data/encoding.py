@@ -22,13 +22,14 @@ ENCODINGS = ("rate-regular", "rate-poisson")
 
 def encode(images: np.ndarray, num_steps: int, method: str = "rate-regular", seed: int = 0,
            first_index: int = 0, indices=None) -> np.ndarray:
-    """Encode float images (N, C, H, W) in [0, 1] as uint8 spikes (N, C, H, W, T).
+    """Encode float images (N, C, H, W) or flat samples (N, F) in [0, 1] as
+    uint8 spikes (N, C, H, W, T) / (N, F, T).
     ``indices`` (or ``first_index + i``) are the samples' positions in their
     data set: rate-poisson noise depends on (seed, index) only, never on the
     batch a sample lands in."""
     images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4:
-        raise ScaLavaError(f"images must be (N, C, H, W), got shape {images.shape}")
+    if images.ndim not in (2, 4):
+        raise ScaLavaError(f"images must be (N, C, H, W) or (N, F), got shape {images.shape}")
     if num_steps < 1:
         raise ScaLavaError(f"num_steps must be >= 1, got {num_steps}")
     p = np.clip(images, 0.0, 1.0)[..., None]

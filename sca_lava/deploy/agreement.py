@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from sca_lava.deploy.lava_runner import run_lava
-from sca_lava.netx.record import SpikeRecord, first_divergence
+from sca_lava.netx.record import SpikeRecord, first_divergence, predictions
 
 
 @dataclass
@@ -64,7 +64,7 @@ def compare_with_slayer(model, net_path: str, spikes: np.ndarray, labels: np.nda
     lava_acc = slayer_acc = None
     if labels is not None:
         lava_acc = float((lava.predictions() == labels).mean())
-        slayer_acc = float((out_ref.sum(-1).argmax(1) == labels).mean())
+        slayer_acc = float((predictions(out_ref) == labels).mean())
     mismatch = None
     if not same.all():
         mismatch = first_divergence(dict(enumerate(reference)), lava.layer_spikes)["first_mismatch"]

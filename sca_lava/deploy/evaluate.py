@@ -95,7 +95,7 @@ def evaluate_netx(path, spikes=None, labels=None, batch_size: int = 128, device=
     for j, ly in enumerate(net.layers):
         neurons = int(np.prod(ly.spec.out_shape))
         layers.append({
-            "layer": j, "file_index": ly.spec.index, "kind": ly.spec.kind, "neuron": ly.model,
+            "layer": j, "name": ly.spec.name, "file_index": ly.spec.index, "kind": ly.spec.kind, "neuron": ly.model,
             "shape": list(ly.spec.out_shape), "neurons": neurons,
             "firing_rate": res["spikes"]["firing_rate"][j],
             "spikes_per_sample": res["spikes"]["spikes_per_sample"][j],

@@ -103,6 +103,7 @@ class Allocation:
             "layers": [
                 {
                     "layer": la.view.index,
+                    "name": spec_layer.name,
                     "kind": la.view.kind,
                     "out_shape": list(la.view.orig_out_shape),
                     "neurons": la.view.neurons,
@@ -118,7 +119,7 @@ class Allocation:
                     "binding_limit": la.binding_limit(self.limits),
                     "need": la.need,
                 }
-                for la in self.layers
+                for la, spec_layer in zip(self.layers, self.spec.neuron_layers)
             ],
         }
 

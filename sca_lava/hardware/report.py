@@ -27,7 +27,7 @@ def core_distribution(res: dict) -> list[dict] | None:
     None for a profile counted in bits."""
     if "neuron_groups" not in res["layers"][0].get("usage_per_core", {}):
         return None
-    return [{"layer": ly["layer"], "kind": ly["kind"], "shape": _shape(ly), "cores": ly["cores"],
+    return [{"layer": ly["layer"], "name": ly.get("name", ly["layer"]), "kind": ly["kind"], "shape": _shape(ly), "cores": ly["cores"],
              **{col: (ly["usage_per_core"][key] if key else None) for col, key in COLUMNS.items()}}
             for ly in reversed(res["layers"])]
 
@@ -35,22 +35,22 @@ def core_distribution(res: dict) -> list[dict] | None:
 def print_core_distribution(rows: list[dict]) -> None:
     print("  per-core distribution in Intel's Loihi 2 compiler's units (mean per core, output layer first; "
           "AxonMem not modelled):")
-    print(f"  {'layer':>5} {'kind':<6} {'shape':<12} " + " ".join(f"{c:>8}" for c in COLUMNS) + f" {'cores':>5}")
+    print(f"  {'layer':<8} {'kind':<6} {'shape':<12} " + " ".join(f"{c:>8}" for c in COLUMNS) + f" {'cores':>5}")
     for r in rows:
         vals = " ".join(f"{'-' if r[c] is None else round(r[c]):>8}" for c in COLUMNS)
-        print(f"  {r['layer']:>5} {r['kind']:<6} {r['shape']:<12} {vals} {r['cores']:>5}")
+        print(f"  {r['name']:<8} {r['kind']:<6} {r['shape']:<12} {vals} {r['cores']:>5}")
 
 
 def print_budget(res: dict) -> None:
     print(f"{res['model']} on {res['profile']}: {res['cores']} cores, {res['chips']} chip(s) "
           f"(lower bound {res['lower_bound_cores']} cores)")
     mem = "synapse_words" if "synapse_words" in res["layers"][0] else "synapse_bits"
-    print(f"  {'layer':>5} {'kind':<6} {'shape':<12} {'neurons':>8} {mem.replace('synapse_', 'syn '):>10} "
+    print(f"  {'layer':<8} {'kind':<6} {'shape':<12} {'neurons':>8} {mem.replace('synapse_', 'syn '):>10} "
           f"{'cores':>5} {'LB':>4} {'bound by':<13} {'energy uJ':>9}")
     for ly in res["layers"]:
         e = ly.get("energy_uj")
         e_tot = sum(e.values()) if e else None
-        print(f"  {ly['layer']:>5} {ly['kind']:<6} {_shape(ly):<12} {ly['neurons']:>8} "
+        print(f"  {ly.get('name', ly['layer']):<8} {ly['kind']:<6} {_shape(ly):<12} {ly['neurons']:>8} "
               f"{ly[mem]:>10} {ly['cores']:>5} {ly['lower_bound']:>4} {ly['binding_limit']:<13} "
               f"{fmt(e_tot):>9}")
     rows = core_distribution(res)
@@ -82,7 +82,8 @@ def budget_plots(out: Path, results: list[dict]) -> list[str]:
         xs = np.arange(len(r["layers"])) + i * width
         ax.bar(xs, [ly["cores"] for ly in r["layers"]], width, label=f"{labels[i]} ({r['cores']} cores)")
     ax.set_xticks(np.arange(len(results[0]["layers"])) + width * (len(results) - 1) / 2)
-    ax.set_xticklabels([f"{ly['kind']} {ly['layer']}" for ly in results[0]["layers"]], rotation=30, fontsize=8)
+    ax.set_xticklabels([ly.get("name", f"{ly['kind']} {ly['layer']}") for ly in results[0]["layers"]], rotation=30,
+                       fontsize=8)
     ax.set_ylabel("cores")
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title(f"Cores per layer on {results[0]['profile']}")

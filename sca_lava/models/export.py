@@ -20,9 +20,7 @@ import numpy as np
 
 from sca_lava.atomic import atomic_path
 from sca_lava.errors import ScaLavaError
-
-#: attribute of a layer group that names the layer (the reader reports it)
-NAME_ATTR = "sca_lava_name"
+from sca_lava.netx.spec import NAME_ATTR
 
 
 def export_netx(graph, path: str | os.PathLike, contract=None) -> None:

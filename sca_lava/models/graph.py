@@ -28,6 +28,7 @@ import torch
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.geometry import LayerGeometry, channel_masks, layer_shapes, root_of
+from sca_lava.netx.spec import layer_name
 
 #: lava-dl block kinds a chain may hold (the base classes of ``slayer.block.base``)
 SUPPORTED = ("conv", "pool", "flatten", "dense")
@@ -93,7 +94,7 @@ class Graph:
         """A layer's name in every report: its kind and its 1-based rank among
         layers of that kind (conv1, conv2, pool1, dense1, ...)."""
         kind = self.layers[i].kind
-        return f"{kind}{sum(g.kind == kind for g in self.layers[:i + 1])}"
+        return layer_name(kind, sum(g.kind == kind for g in self.layers[:i + 1]))
 
     def root(self, j: int) -> int:
         """Synaptic position of the layer whose channels synaptic layer ``j`` carries."""

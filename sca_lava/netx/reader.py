@@ -28,7 +28,14 @@ import numpy as np
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.contract import read_contract
 from sca_lava.netx.fields import MAX_DIM, Fields
-from sca_lava.netx.spec import LayerSpec, NetxSpec, NeuronSpec, conv_output_hw
+from sca_lava.netx.spec import (
+    NAME_ATTR,
+    LayerSpec,
+    NetxSpec,
+    NeuronSpec,
+    conv_output_hw,
+    name_layers,
+)
 
 __all__ = ["LayerSpec", "NetxSpec", "NeuronSpec", "conv_output_hw", "read_netx"]
 
@@ -266,8 +273,24 @@ def _parse_layers(path, root: Fields, count: int, input_shape) -> NetxSpec:
         if first is not None and first.in_shape:
             layers[0].in_shape = layers[0].out_shape = first.in_shape
     in_shape = tuple(layers[0].in_shape)
+    for ly in layers:
+        ly.name = _stated_name(root.g[str(ly.index)], f"{path}: layer {ly.index}")
+    name_layers(layers)
     return NetxSpec(path=path, input_shape=in_shape, layers=layers, dropped=dropped,
                     input_shape_in_file=from_file)
+
+
+def _stated_name(group, where: str) -> str:
+    """A layer's name as its file states it (our exports), else "" (named later)."""
+    if NAME_ATTR not in group.attrs:
+        return ""
+    value = group.attrs[NAME_ATTR]
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if not isinstance(value, str) or not 0 < len(value) <= 32 or not value.isascii() or not value.isalnum():
+        raise ScaLavaError(f"{where}: attribute {NAME_ATTR!r} must be a short alphanumeric layer name, got "
+                           f"{ascii(value)[:60]}")
+    return value
 
 
 def _weights_in_range(w: np.ndarray, where: str) -> None:

@@ -43,8 +43,7 @@ class SpikeRecord:
 
     def predictions(self) -> np.ndarray:
         """Class = output neuron with the most spikes (ties: lowest index)."""
-        out = self.output
-        return out.reshape(out.shape[0], out.shape[1], -1).sum(-1).argmax(1)
+        return predictions(self.output)
 
 
 @dataclass
@@ -167,3 +166,11 @@ def first_divergence(fixed: dict[int, np.ndarray], lava: dict[int, np.ndarray]) 
                                             "neurons": int(diff.any(-1).sum())}
                 break
     return result
+
+
+def predictions(output_spikes):
+    """The one decision rule: class = the output neuron with the most spikes
+    (ties: the lowest index) of (N, *output_shape, T) spikes, numpy or torch
+    (the result is of the same kind)."""
+    out = output_spikes
+    return out.reshape(out.shape[0], -1, out.shape[-1]).sum(-1).argmax(1)

@@ -71,6 +71,7 @@ class LayerSpec:
     delay: np.ndarray | None = None  # dense: (out, in) int64 in 0..62, as netx expands it
     transform: dict = field(default_factory=dict)  # input layer: weight/bias of the input transform
     input_message_bits: int = 0  # bits of the payload this layer's synapse receives
+    name: str = ""  # conv1, pool1, dense2, ...: the name every report gives it (see name_layers)
 
     @property
     def num_neurons(self) -> int:
@@ -145,3 +146,30 @@ class NetxSpec:
 
 
 # --------------------------------------------------------------------------- low-level access
+
+
+#: attribute of a layer group that names the layer (sca_lava's exports write it; netx ignores it)
+NAME_ATTR = "sca_lava_name"
+
+
+def layer_name(kind: str, rank: int) -> str:
+    """The one layer naming of every report: the kind and its 1-based rank
+    among layers of that kind (conv1, conv2, pool1, flatten1, dense1, ...)."""
+    return f"{kind}{rank}"
+
+
+def name_layers(layers) -> None:
+    """Give every unnamed layer its name in the one naming (``input`` for an
+    input layer; a pool exported as the depthwise conv it is keeps the name
+    its file gives it, so a file and the module it came from name layers alike)."""
+    seen: dict[str, int] = {}
+    for ly in layers:
+        if ly.kind == "input":
+            ly.name = ly.name or "input"
+            continue
+        if ly.name:
+            kind = ly.name.rstrip("0123456789")
+            seen[kind] = max(seen.get(kind, 0), int(ly.name[len(kind):] or 0))
+            continue
+        seen[ly.kind] = seen.get(ly.kind, 0) + 1
+        ly.name = layer_name(ly.kind, seen[ly.kind])

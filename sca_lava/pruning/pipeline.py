@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from sca_lava.data import DataSplit, encode
-from sca_lava.errors import ScaLavaError
+from sca_lava.errors import ScaLavaError, warn_silent
 from sca_lava.models import NetworkConfig, build_network, default_config
 from sca_lava.models.graph import trace
 from sca_lava.pruning.report import build_report, measure, write_report
@@ -69,15 +70,6 @@ def surgery_is_exact(masked, small, data: DataSplit, num_steps: int, samples: in
     masked.module.eval()
     small.module.eval()
     return bool(torch.equal(masked.spikes(xb), small.spikes(xb)))
-
-
-def warn_silent(layers: list[str], measured: dict) -> None:
-    """A pruned net with a silent layer cannot classify: say so, loudly."""
-    import sys
-
-    print(f"WARNING: after pruning, layer(s) {', '.join(layers)} emit no spike on {measured['samples']} test "
-          f"samples: the network is dead downstream (test accuracy {measured['accuracy']}); prune less "
-          "(a looser --budget) or fine-tune longer", file=sys.stderr, flush=True)
 
 
 def prune_and_shrink(dense_model: torch.nn.Module | None, data: DataSplit, prune_config: PruneConfig | None = None,
@@ -143,8 +135,9 @@ def prune_and_shrink(dense_model: torch.nn.Module | None, data: DataSplit, prune
     dense_m = (measure(trace(reference, shape), test_x, test_y, steps, tcfg.encoding, tcfg.eval_batch_size,
                        data.events) if reference is not None else None)
     silent = [ly["name"] for ly in small_m["layers"] if ly["firing_rate"] == 0]
-    if silent:
-        warn_silent(silent, small_m)
+    if warn_silent([(ly["name"], ly["firing_rate"]) for ly in small_m["layers"]], small_m["samples"], steps,
+                   len(small_m["layers"])):
+        print("  (after pruning: prune less, a looser --budget, or fine-tune longer)", file=sys.stderr, flush=True)
     kept = kept_channels(graph)
     rep = build_report(small_graph, graph, small_m, dense_m, extra={
         "silent_layers": silent,

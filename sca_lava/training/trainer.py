@@ -34,6 +34,7 @@ import torch
 from sca_lava.data import DataSplit
 from sca_lava.errors import ScaLavaError
 from sca_lava.models import NetworkConfig
+from sca_lava.netx.record import predictions
 from sca_lava.training.checkpoint import load_weights, module_name, save_checkpoint
 from sca_lava.training.config import TrainConfig
 from sca_lava.training.distributed import (
@@ -319,7 +320,7 @@ class Trainer:
                                    f"({_first_line(exc)}): lower --lr") from None
             total_loss += value
             if labels:
-                correct += int((outs[-1].detach().sum(-1).reshape(len(idx), -1).argmax(1) == yb).sum())
+                correct += int((predictions(outs[-1].detach()) == yb).sum())
             seen += len(idx)
             bar.set_postfix(loss=f"{value / len(idx):.3f}")
         if ctx.enabled:
