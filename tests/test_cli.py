@@ -186,3 +186,18 @@ def test_budget_errors_read_as_english(tmp_path, capsys, budget, message):
 
     assert main(["prune", "--budget", budget, "--out", str(tmp_path / "p")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_training_progress_in_a_log_is_a_line_every_half_minute_not_every_batch(tmp_path):
+    """The loss postfix refreshed the bar on every batch: a training epoch in a
+    log wrote a line per batch (1000 lines in the demo's first minutes)."""
+    import time
+
+    start = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "sca_lava.cli", "train", "--config", "tiny", "--epochs", "1",
+                        "--train-samples", "96", "--batch-size", "2", "--test-samples", "8",
+                        "--out", str(tmp_path / "t")], capture_output=True, timeout=600)
+    elapsed = time.monotonic() - start
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = [ln for ln in p.stderr.decode().splitlines() if ln.startswith("epoch 1")]
+    assert 1 <= len(lines) <= 2 + elapsed / 30, (len(lines), elapsed)  # not one per batch (48 batches)

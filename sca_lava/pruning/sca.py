@@ -463,9 +463,7 @@ class SCAPruner(Callback):
             "grad_batches": {str(i): int(g.grad_batches) for i, g in self.gates.items()},
             "reference": self.reference.to_dict() if self.reference is not None else None,
             "last_activity": self.last_activity.to_dict() if self.last_activity else None,
-            "cost_taps": {str(i): {"inputs": t.inputs.clone(),
-                                   "active": t.active.clone() if torch.is_tensor(t.active) else t.active, "host": t.host,
-                                   "samples": t.samples, "steps": t.steps} for i, t in self.cost_taps.items()},
+            "cost_taps": {str(i): t.state_dict() for i, t in self.cost_taps.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -483,14 +481,7 @@ class SCAPruner(Callback):
                 self.gates[int(key)].grad_acc.copy_(v)
                 self.gates[int(key)].grad_batches = int(state["grad_batches"][key])
             for key, v in state.get("cost_taps", {}).items():
-                tap = self.cost_taps[int(key)]
-                tap.inputs.copy_(v["inputs"])
-                if torch.is_tensor(tap.active):
-                    tap.active.copy_(v["active"])
-                else:
-                    tap.active = float(v["active"])
-                tap.host = float(v["host"])
-                tap.samples, tap.steps = int(v["samples"]), int(v["steps"])
+                self.cost_taps[int(key)].load_state_dict(v)
         if state.get("reference") is not None:
             self._set_reference(Activity.from_dict(state["reference"]))
         if state.get("last_activity") is not None:

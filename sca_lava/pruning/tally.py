@@ -76,6 +76,19 @@ class CostTap:
         self.samples += n
         self.steps = t
 
+    def state_dict(self) -> dict:
+        return {"inputs": self.inputs.clone(), "host": self.host, "samples": self.samples, "steps": self.steps,
+                "active": self.active.clone() if self.geo.depthwise else self.active}
+
+    def load_state_dict(self, v: dict) -> None:
+        self.inputs.copy_(v["inputs"])
+        if self.geo.depthwise:
+            self.active.copy_(v["active"])
+        else:
+            self.active = float(v["active"])
+        self.host = float(v["host"])
+        self.samples, self.steps = int(v["samples"]), int(v["steps"])
+
     def reset(self) -> None:
         self.inputs.zero_()
         if self.geo.depthwise:

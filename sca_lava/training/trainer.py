@@ -322,7 +322,7 @@ class Trainer:
             if labels:
                 correct += int((predictions(outs[-1].detach()) == yb).sum())
             seen += len(idx)
-            bar.set_postfix(loss=f"{value / len(idx):.3f}")
+            bar.set_postfix(loss=f"{value / len(idx):.3f}", refresh=False)
         if ctx.enabled:
             totals = ctx.all_reduce_(torch.tensor([total_loss, label_loss, correct, seen], dtype=torch.float64))
             total_loss, label_loss, correct, seen = float(totals[0]), float(totals[1]), int(totals[2]), int(totals[3])
