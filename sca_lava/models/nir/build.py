@@ -88,9 +88,7 @@ def import_nir(source, dt: float | None = None, samples: int = 32, steps: int | 
     module = _build(input_shape, cfg_layers, layers, contract, where)
     steps = int(steps or (contract.num_steps if contract is not None else 32))
     agree = measure(module, layers, input_shape, samples, steps, rate, seed)
-    from sca_lava.training.checkpoint import module_name
-
-    checkpoint = {"model": module.state_dict(), "config": module.config.to_dict(), "module": module_name(module),
+    checkpoint = {"model": module.state_dict(), "config": module.config.to_dict(),
                   "input_shape": list(input_shape), "epoch": 0, "history": [],
                   "contract": contract.to_dict() if contract is not None else None,
                   "nir_import": {"dt": dt, "layers": conversion, "agreement": agree}}

@@ -15,6 +15,14 @@ from sca_lava.errors import ScaLavaError
 
 SYNAPSES = ("Conv2d", "Linear", "Affine", "SumPool2d", "AvgPool2d")
 NEURONS = ("CubaLIF", "LIF", "IF")
+IMPORTABLE = ("Input", "Output", "Flatten", "Scale", "Delay", *SYNAPSES, *NEURONS)
+#: node types NIR has that no Loihi CUBA chain holds
+UNSUPPORTED = {"NIRGraph": "a nested graph (a recurrent subgraph?)", "Conv1d": "a 1-d convolution",
+               "CubaLI": "a neuron without spikes", "LI": "a neuron without spikes",
+               "I": "an integrator without spikes", "Threshold": "a threshold without a neuron",
+               "Identity": "an identity node"}
+
+
 
 
 @dataclass
@@ -52,9 +60,12 @@ def chain_of(graph, where: str) -> list[tuple[str, object]]:
 
     nodes = graph.nodes
     for name, node in nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            raise ScaLavaError(f"{where}: node {name!r} is a nested graph (a recurrent subgraph?); sca_lava imports "
-                               "feed-forward chains")
+        kind = type(node).__name__
+        if kind in UNSUPPORTED:
+            raise ScaLavaError(f"{where}: node {name!r} is {kind} ({UNSUPPORTED[kind]}), which sca_lava cannot import")
+        if kind not in IMPORTABLE:
+            raise ScaLavaError(f"{where}: node {name!r} is {kind}, which sca_lava cannot import (supported: "
+                               f"{', '.join(IMPORTABLE)})")
     inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input)]
     outputs = [n for n, v in nodes.items() if isinstance(v, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
@@ -175,7 +186,7 @@ def _layer(names, parts, shape, dt, where) -> FloatLayer:
 
 def _synapse(kind, syn, names, shape, label) -> FloatLayer:
     if kind in ("Linear", "Affine"):
-        w = np.asarray(syn.weight, dtype=np.float64)
+        w = _finite(syn.weight, label)
         if w.ndim != 2:
             raise ScaLavaError(f"{label}: its weight must be a matrix, got shape {list(w.shape)}")
         if kind == "Affine" and np.any(np.asarray(syn.bias) != 0):
@@ -187,7 +198,7 @@ def _synapse(kind, syn, names, shape, label) -> FloatLayer:
     if len(shape) != 3:
         raise ScaLavaError(f"{label} receives the flat {list(shape)}; a {kind} needs (C, H, W)")
     if kind == "Conv2d":
-        w = np.asarray(syn.weight, dtype=np.float64)
+        w = _finite(syn.weight, label)
         if w.ndim != 4 or w.shape[1] != shape[0] or w.shape[2] != w.shape[3]:
             raise ScaLavaError(f"{label}: weight {list(w.shape)} is not a square kernel over {shape[0]} input channels")
         if int(syn.groups) != 1 or _pair(syn.dilation, "dilation", label) != 1:
@@ -217,8 +228,18 @@ def _synapse(kind, syn, names, shape, label) -> FloatLayer:
     return FloatLayer("pool", names, shape, (shape[0], shape[1] // k, shape[2] // k), weight=scale, kernel=k, stride=k)
 
 
+def _finite(values, label: str) -> np.ndarray:
+    try:
+        v = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ScaLavaError(f"{label}: holds values that are not numbers") from None
+    if not np.all(np.isfinite(v)):
+        raise ScaLavaError(f"{label}: holds NaN or infinite values")
+    return v
+
+
 def _fit(values, shape, label) -> np.ndarray:
-    v = np.asarray(values, dtype=np.float64)
+    v = _finite(values, label)
     if v.size == 1:
         return np.full(shape, float(v.ravel()[0]))
     if v.size != int(np.prod(shape)):

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
+from sca_lava.models.nir.chain import UNSUPPORTED
 from sca_lava.models.nir.mapping import META_CONTRACT, META_DT, META_LATENCY
 from sca_lava.netx.fields import Fields
 
@@ -37,13 +38,6 @@ FIELDS = {
     "IF": (("r", "v_threshold", "v_reset"), (), ("v_reset",)),
     "Delay": (("delay",), (), ()),
 }
-#: node types NIR has that no Loihi CUBA chain holds
-UNSUPPORTED = {"NIRGraph": "a nested graph (a recurrent subgraph?)", "Conv1d": "a 1-d convolution",
-               "CubaLI": "a neuron without spikes", "LI": "a neuron without spikes",
-               "I": "an integrator without spikes", "Threshold": "a threshold without a neuron",
-               "Identity": "an identity node"}
-
-
 def read_nir(path: str | os.PathLike):
     """The checked ``nir.NIRGraph`` of a NIR file; one-line errors for
     anything malformed, oversized or not importable."""
