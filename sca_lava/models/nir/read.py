@@ -16,7 +16,7 @@ import numpy as np
 from sca_lava.errors import ScaLavaError
 from sca_lava.models.nir.chain import UNSUPPORTED
 from sca_lava.models.nir.mapping import META_CONTRACT, META_DT, META_LATENCY
-from sca_lava.netx.fields import Fields
+from sca_lava.netx.fields import Fields, open_checked
 
 MAX_BYTES = 2 << 30
 MAX_NODES = 1024
@@ -41,29 +41,16 @@ FIELDS = {
 def read_nir(path: str | os.PathLike):
     """The checked ``nir.NIRGraph`` of a NIR file; one-line errors for
     anything malformed, oversized or not importable."""
-    import h5py
-
     from sca_lava.atomic import check_input_file
 
     path = os.fspath(path)
     check_input_file(path, "NIR file", MAX_BYTES)
-    try:
-        fh = h5py.File(path, "r")
-    except OSError:
-        raise ScaLavaError(f"{path}: not a readable HDF5 file (corrupt, or not a NIR file)") from None
-    with fh:
-        try:
-            root = Fields(fh, path)
-            if "node" not in fh:
-                raise ScaLavaError(f"{path}: no 'node' group; this is not a NIR file"
-                                   + (" (it looks like a netx file: give it to evaluate, simulate or budget)"
-                                      if "layer" in fh else ""))
-            return _graph(root.group("node", f"{path}: node"), path)
-        except ScaLavaError:
-            raise
-        except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError, AssertionError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ScaLavaError(f"{path}: malformed NIR file ({msg[:160]})") from None
+    with open_checked(path, "malformed NIR file") as root:
+        if "node" not in root.g:
+            raise ScaLavaError(f"{path}: no 'node' group; this is not a NIR file"
+                               + (" (it looks like a netx file: give it to evaluate, simulate or budget)"
+                                  if "layer" in root.g else ""))
+        return _graph(root.group("node", f"{path}: node"), path)
 
 
 def _graph(top: Fields, path: str):
