@@ -167,7 +167,8 @@ def nir_cases(ws, rng):
     cases = [(f"import {name}", ["import", path, "--out", ws.out(), "--samples", "2"]) for name, path in files.items()]
     good = valid_nir(ws)
     for flag, bad in (("--dt", "0"), ("--dt", "nan"), ("--dt=", "-1e-4"), ("--dt", "1e9"), ("--dt", "x"),
-                      ("--samples", "0"), ("--steps", "-3"), ("--seed", "-1")):
+                      ("--samples", "0"), ("--steps", "-3"), ("--seed", "-1"), ("--rate", "0"), ("--rate", "1.5"),
+                      ("--rate", "nan")):
         opt = [flag + bad] if flag.endswith("=") else [flag, bad]
         cases.append((f"import {flag} {bad}", ["import", good, "--out", ws.out(), *opt]))
     cases.append(("import without --out", ["import", good]))

@@ -3,6 +3,8 @@ in Loihi's fixed point, with the error of that conversion measured."""
 
 from __future__ import annotations
 
+import sys
+
 from sca_lava.commands._common import add_command, positive_int, seed_int
 
 
@@ -22,7 +24,22 @@ def register(sub) -> None:
                    help="random input samples the conversion error is measured on (default 32)")
     p.add_argument("--steps", type=positive_int, default=None,
                    help="time steps of those samples (default: the recorded input contract's, else 32)")
+    p.add_argument("--rate", type=_rate, default=0.2,
+                   help="spike probability per input and step of those samples (default 0.2)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the sample input spikes (default 0)")
+
+
+def _rate(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}")
+    return value
 
 
 def run(args) -> int:
@@ -31,7 +48,8 @@ def run(args) -> int:
     from sca_lava.training.checkpoint import save_checkpoint
 
     check_output_path(args.out, "file")
-    result = import_nir(args.nir_file, dt=args.dt, samples=args.samples, steps=args.steps, seed=args.seed)
+    result = import_nir(args.nir_file, dt=args.dt, samples=args.samples, steps=args.steps, rate=args.rate,
+                        seed=args.seed)
     from sca_lava.models.graph import trace
 
     graph = trace(result.module, result.module.config.input_shape)
@@ -45,6 +63,9 @@ def run(args) -> int:
     print(f"fixed point vs float NIR semantics on {a['samples']} random inputs x {a['steps']} steps: spike "
           f"agreement {a['spike_agreement']:.4f}, identical samples {a['samples_identical']:.3f}, class decisions "
           f"{a['class_agreement']:.3f}, output spikes {a['output_spikes_fixed']} vs {a['output_spikes_float']}")
+    if a["output_spikes_float"] == 0 and a["output_spikes_fixed"] == 0:
+        print("warning: the random inputs make no output spike, so this agreement says nothing; try another "
+              "--rate, or measure on real inputs: sca_lava.models.nir.import_nir(..., inputs=spikes)", file=sys.stderr)
     save_checkpoint(args.out, result.checkpoint)
     print(f"wrote {args.out}" + ("" if result.module.contract else " (no input contract recorded: pass "
                                                                     "--steps/--input to later commands)"))

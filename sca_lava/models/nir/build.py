@@ -59,13 +59,14 @@ class NirImport:
 
 
 def import_nir(source, dt: float | None = None, samples: int = 32, steps: int | None = None,
-               rate: float = 0.2, seed: int = 0) -> NirImport:
+               rate: float = 0.2, seed: int = 0, inputs=None) -> NirImport:
     """A NIR graph (a ``nir.NIRGraph`` or a file path) as sca_lava's own
     network in Loihi's fixed point. ``dt``: the time step the graph's time
     constants are meant for (default: the one the file records, else
     :data:`~sca_lava.models.nir.mapping.DEFAULT_DT`). The conversion error is
-    measured on ``samples`` inputs of Bernoulli spikes (``rate``, ``seed``)
-    over ``steps`` steps (default: the recorded contract's, else 32)."""
+    measured on ``inputs`` (spikes (N, *input_shape, T), e.g. encoded test
+    samples) or else on ``samples`` inputs of Bernoulli spikes (``rate``,
+    ``seed``) over ``steps`` steps (default: the recorded contract's, else 32)."""
     from sca_lava.models.nir.chain import float_layers
     from sca_lava.models.nir.read import read_nir
 
@@ -86,8 +87,12 @@ def import_nir(source, dt: float | None = None, samples: int = 32, steps: int | 
         if conv is not None:
             conversion.append(conv)
     module = _build(input_shape, cfg_layers, layers, contract, where)
-    steps = int(steps or (contract.num_steps if contract is not None else 32))
-    agree = measure(module, layers, input_shape, samples, steps, rate, seed)
+    what = "given" if inputs is not None else f"Bernoulli({rate}) spikes, seed {seed}"
+    if inputs is None:
+        steps = int(steps or (contract.num_steps if contract is not None else 32))
+        gen = torch.Generator().manual_seed(int(seed))
+        inputs = (torch.rand((int(samples), *input_shape, steps), generator=gen) < rate).float()
+    agree = {**measure(module, layers, inputs), "inputs": what}
     checkpoint = {"model": module.state_dict(), "config": module.config.to_dict(),
                   "input_shape": list(input_shape), "epoch": 0, "history": [],
                   "contract": contract.to_dict() if contract is not None else None,
@@ -179,14 +184,14 @@ def _build(input_shape, cfg_layers, layers, contract, where):
 
 
 @torch.no_grad()
-def measure(module, layers, input_shape, samples: int, steps: int, rate: float = 0.2, seed: int = 0) -> dict:
-    """Spike agreement of the fixed-point module with the float semantics on
-    ``samples`` Bernoulli(``rate``) inputs of ``steps`` steps."""
+def measure(module, layers, inputs) -> dict:
+    """Spike agreement of the fixed-point module with the float semantics of
+    its NIR layers on input spikes (N, *input_shape, T)."""
     from sca_lava.models.nir.reference import agreement, run_float
 
-    gen = torch.Generator().manual_seed(int(seed))
-    x = (torch.rand((int(samples), *input_shape, int(steps)), generator=gen) < rate).float()
+    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
+    shape = tuple(module.config.input_shape)
+    if x.dim() != len(shape) + 2 or tuple(x.shape[1:-1]) != shape:
+        raise ScaLavaError(f"inputs must be spikes (N, {', '.join(map(str, shape))}, T), got {tuple(x.shape)}")
     module.eval()
-    result = agreement(run_float(layers, x), module(x))
-    result["input_rate"] = rate
-    return result
+    return agreement(run_float(layers, x), module(x))
