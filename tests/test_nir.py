@@ -185,3 +185,47 @@ def test_what_a_loihi_chain_cannot_hold_is_a_one_line_error_naming_it(change, me
     with pytest.raises(ScaLavaError) as err:
         import_nir(graph, dt=dt, samples=2, steps=4)
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_your_own_module_exports_to_nir_from_the_command_line(tmp_path):
+    """``export --model FILE.py:CLASS --weights W.pt --out X.nir``: the same path as netx."""
+    from test_cli_own_network import NET_PY
+
+    (tmp_path / "net.py").write_text(NET_PY)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("user_net", tmp_path / "net.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from sca_lava.models.graph import trace
+
+    net = mod.Network()
+    trace(net, (1, 28, 28))
+    torch.save(net.state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "own.nir"
+    assert cli("export", "--model", f"{tmp_path / 'net.py'}:Network", "--weights", tmp_path / "w.pt",
+               "--input-shape", "1,28,28", "--out", out) == 0
+    g = nir.read(str(out))
+    assert g.nodes["input"].input_type["input"].tolist() == [1, 28, 28] and "dense1_lif" in g.nodes
+
+
+@pytest.mark.lava
+def test_an_imported_foreign_graph_runs_in_lava_like_slayer_and_budgets(mnist5k, tmp_path):
+    from sca_lava.data import encode
+    from sca_lava.deploy.agreement import compare_with_slayer
+    from sca_lava.deploy.measure import measure
+    from sca_lava.hardware.budget import budget_netx
+    from sca_lava.models.export import export_netx
+    from sca_lava.models.graph import trace
+    from sca_lava.models.nir import import_nir
+
+    graph, dt = foreign_graph(seed=1)
+    imported = import_nir(graph, dt=dt, samples=4, steps=12)
+    path = str(tmp_path / "foreign.net")
+    export_netx(trace(imported.module, (1, 28, 28)), path)
+    x = encode(mnist5k.test_x[:2], 12)
+    agreement, lava = compare_with_slayer(imported.module, path, x, mnist5k.test_y[:2], record_all=True,
+                                          progress=False)
+    assert agreement.spike_agreement == 1.0, agreement.first_mismatch
+    b = budget_netx(path, "loihi2", record=measure(path, encode(mnist5k.test_x[:4], 12)))
+    assert b["cores"] >= 1 and b["dynamic_energy_uj"] > 0
