@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-.PHONY: venv demo test lint clean bench sanafe crosscheck
+.PHONY: venv demo test lint clean bench sanafe crosscheck snntorch crossframework
 
 $(PY):
 	@pyenv_py="$$HOME/.pyenv/versions/$(PYTHON_VERSION)/bin/python3"; \
@@ -42,6 +42,13 @@ sanafe: $(STAMP)
 
 crosscheck: sanafe
 	$(PY) benchmarks/crosscheck_sanafe.py --json runs/crosscheck_sanafe.json
+
+# snnTorch (MIT) is optional: only benchmarks/bench_nir.py and an optional test use it (docs/nir.md)
+snntorch: $(STAMP)
+	$(PY) -m pip install -q -e '.[crossframework]'
+
+crossframework: snntorch
+	$(PY) benchmarks/bench_nir.py --json runs/bench_nir.json
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

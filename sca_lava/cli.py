@@ -14,12 +14,16 @@ from sca_lava.errors import Interrupted, ScaLavaError, Stalled
 COMMANDS = (
     "train",
     "export",
+    "import",
     "simulate",
     "evaluate",
     "prune",
     "demo",
     "budget",
 )
+
+#: a command whose module has another name ('import' is a Python keyword)
+MODULES = {"import": "import_nir"}
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -42,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
-        importlib.import_module(f"sca_lava.commands.{name}").register(sub)
+        importlib.import_module(f"sca_lava.commands.{MODULES.get(name, name)}").register(sub)
     return parser
 
 

@@ -39,6 +39,12 @@ SYNAPTIC = ("conv", "pool", "dense")
 
 _INT = {"type": "integer"}
 _POS = {"type": "integer", "minimum": 1}
+_NUM = {"type": "number"}
+#: a layer's own CUBA neuron parameters (a network imported from NIR has one set per layer)
+LAYER_NEURON_SCHEMA = {"type": "object", "additionalProperties": False, "properties": {
+    "threshold": {**_NUM, "exclusiveMinimum": 0, "maximum": 1e4},
+    "current_decay": {**_NUM, "minimum": 0, "maximum": 1},
+    "voltage_decay": {**_NUM, "minimum": 0, "maximum": 1}}}
 #: JSON schema of one layer entry (network configs and the hardware sweep's architectures)
 LAYER_SCHEMA = {
     "type": "object",
@@ -49,14 +55,15 @@ LAYER_SCHEMA = {
          "then": {"required": ["out"], "additionalProperties": False, "properties": {
              "type": {}, "out": {**_POS, "maximum": 65536}, "kernel": {**_POS, "maximum": 64},
              "stride": {**_POS, "maximum": 64}, "padding": {**_INT, "minimum": 0, "maximum": 64},
-             "groups": {**_POS, "maximum": 65536}}}},
+             "groups": {**_POS, "maximum": 65536}, "neuron": LAYER_NEURON_SCHEMA}}},
         {"if": {"properties": {"type": {"const": "pool"}}},
          "then": {"required": ["kernel"], "additionalProperties": False, "properties": {
              "type": {}, "kernel": {**_POS, "maximum": 64}, "stride": {**_POS, "maximum": 64},
-             "padding": {**_INT, "minimum": 0, "maximum": 64}}}},
+             "padding": {**_INT, "minimum": 0, "maximum": 64}, "neuron": LAYER_NEURON_SCHEMA}}},
         {"if": {"properties": {"type": {"const": "dense"}}},
          "then": {"required": ["out"], "additionalProperties": False, "properties": {
-             "type": {}, "out": {**_POS, "maximum": 1 << 20}}}},
+             "type": {}, "out": {**_POS, "maximum": 1 << 20}, "neuron": LAYER_NEURON_SCHEMA,
+             "delay": {"type": "boolean"}}}},
         {"if": {"properties": {"type": {"const": "flatten"}}},
          "then": {"additionalProperties": False, "properties": {"type": {}}}},
     ],

@@ -5,7 +5,8 @@ strings where tensors go, non-list history, NaN weights, pickled code),
 paths (FIFOs, devices and folders as inputs; /proc, /sys, /dev, folders and
 files in the way as outputs), hardware profiles with NaN, infinite or negative
 numbers, CIFAR-10 batches carrying code, N-MNIST files,
-input contracts in netx files, sample counts beyond the data set.
+input contracts in netx files, sample counts beyond the data set, NIR files
+(tests/hostile_nir.py).
 
 Every case must be refused cleanly: exit code 2, one line on stderr, no
 traceback, no hang, no child process left, no payload executed. The
@@ -25,6 +26,7 @@ import numpy as np
 import pytest
 import torch
 from hostile import report, run_cli, run_cli_subprocess, tally
+from hostile_nir import nir_cases, nir_valid_cases
 
 from sca_lava.models import build_network
 from sca_lava.models.config import small_config
@@ -580,7 +582,7 @@ def wrong_success_cases(ws, rng):
 
 
 FAMILIES = (profile_cases, arch_cases, options_cases, config_cases, checkpoint_cases, path_cases, contract_cases, cifar_cases,
-            nmnist_cases, sizes_cases, lava_cases, long_name_cases, mnist_cases, wrong_success_cases)
+            nmnist_cases, sizes_cases, lava_cases, long_name_cases, mnist_cases, wrong_success_cases, nir_cases)
 
 
 def valid_cases(ws, rng):
@@ -611,7 +613,7 @@ def valid_cases(ws, rng):
     for name in ("mnist_vgg", "mnist_small_dense", "tiny", "mnist_small"):
         cases.append((f"budget --sweep --arch {name}", ["budget", "--sweep", "--arch", name, "--keep", "1,0.5",
                                                         "--out", ws.out(), "--no-plots"]))
-    return cases
+    return cases + nir_valid_cases(ws, rng)
 
 
 def generate(root: Path, seed: int = SEED) -> tuple[Workspace, list[tuple[str, list]], list[tuple[str, list]]]:

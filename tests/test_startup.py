@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "lava", "h5py", "scipy", "matplotlib")
+HEAVY = ("torch", "lava", "h5py", "scipy", "matplotlib", "nir")
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -30,7 +30,7 @@ def test_help_runs_without_heavy_imports():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "usage: sca-lava" in out.stdout
     imported = {line.split("|")[-1].strip() for line in out.stderr.splitlines() if "|" in line}
-    assert not {m for m in imported if m.split(".")[0] in ("torch", "lava")}
+    assert not {m for m in imported if m.split(".")[0] in ("torch", "lava", "nir")}
 
 
 def test_slayer_import_is_quiet_and_lava_imports_after_the_start_method_was_fixed():

@@ -29,7 +29,7 @@ NETWORK_SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "input_shape": {"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
+        "input_shape": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
         "layers": {"type": "array", "minItems": 1, "maxItems": 256, "items": LAYER_SCHEMA},
         "neuron": {"type": "object", "additionalProperties": False, "properties": {
             "threshold": {**_NUMBER, "exclusiveMinimum": 0, "maximum": 1e4},
@@ -48,9 +48,13 @@ class NetworkConfig:
     """``layers``: dicts like ``{"type": "conv", "out": 16, "kernel": 3,
     "stride": 2, "padding": 1}``, ``{"type": "pool", "kernel": 2}``,
     ``{"type": "flatten"}``, ``{"type": "dense", "out": 10}``. The last layer
-    is the classifier."""
+    is the classifier. A layer may carry its own ``"neuron"`` (threshold,
+    current_decay, voltage_decay: over ``neuron`` for that layer) and a dense
+    layer ``"delay": true`` (trainable axonal delays): how a network imported
+    from NIR is recorded. ``input_shape`` is (C, H, W), or (F,) for a net of
+    dense layers."""
 
-    input_shape: tuple[int, int, int] = (1, 28, 28)
+    input_shape: tuple[int, ...] = (1, 28, 28)
     layers: list[dict] = field(default_factory=list)
     neuron: dict = field(default_factory=lambda: dict(DEFAULT_NEURON))
     weight_scale: float = 2.0
@@ -85,8 +89,8 @@ class NetworkConfig:
         return cls.from_dict(load_structured(path, "network config"), f"{path}")
 
     def validate(self) -> None:
-        if len(self.input_shape) != 3 or min(self.input_shape) < 1:
-            raise ScaLavaError(f"network config: input_shape must be (C, H, W), got {self.input_shape}")
+        if len(self.input_shape) not in (1, 3) or min(self.input_shape) < 1:
+            raise ScaLavaError(f"network config: input_shape must be (C, H, W) or (F,), got {self.input_shape}")
         if not self.layers or self.layers[-1].get("type") != "dense":
             raise ScaLavaError("network config: the last layer must be a dense classifier")
         flat = False
@@ -94,7 +98,7 @@ class NetworkConfig:
             kind = ly.get("type")
             if kind not in LAYER_TYPES:
                 raise ScaLavaError(f"network config: layer {i} has unknown type {kind!r} (choose from {', '.join(LAYER_TYPES)})")
-            if kind in ("conv", "pool") and flat:
+            if kind in ("conv", "pool") and (flat or len(self.input_shape) == 1):
                 raise ScaLavaError(f"network config: {kind} layer {i} comes after flatten")
             if kind == "flatten":
                 flat = True
@@ -106,7 +110,9 @@ class NetworkConfig:
                 raise ScaLavaError(f"network config: dense layer {i} after conv needs a flatten first")
         if self.num_steps < 1:
             raise ScaLavaError("network config: num_steps must be >= 1")
-        numbers = {"weight_scale": self.weight_scale, **{f"neuron.{k}": v for k, v in self.neuron.items()}}
+        numbers = {"weight_scale": self.weight_scale, **{f"neuron.{k}": v for k, v in self.neuron.items()},
+                   **{f"layer {i} neuron.{k}": v for i, ly in enumerate(self.layers)
+                      for k, v in ly.get("neuron", {}).items()}}
         for name, value in numbers.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ScaLavaError(f"network config: {name} must be a finite number, got {value!r}"[:160])

@@ -31,9 +31,9 @@ class SpikingNet(torch.nn.Module):
 
         config.validate()
         self.config = config
-        neuron = {**config.neuron, "requires_grad": False}
         blocks = []
-        for g in layer_shapes(config.input_shape, config.layers):
+        for g, ly in zip(layer_shapes(config.input_shape, config.layers), config.layers):
+            neuron = {**config.neuron, **ly.get("neuron", {}), "requires_grad": False}
             if g.kind == "conv":
                 blocks.append(slayer.block.cuba.Conv(
                     neuron, g.in_shape[0], g.out, g.kernel, stride=g.stride, padding=g.padding,
@@ -45,7 +45,8 @@ class SpikingNet(torch.nn.Module):
                 blocks.append(slayer.block.cuba.Flatten())
             else:
                 blocks.append(slayer.block.cuba.Dense(
-                    neuron, g.in_shape[0], g.out, weight_scale=config.weight_scale, weight_norm=False))
+                    neuron, g.in_shape[0], g.out, weight_scale=config.weight_scale, weight_norm=False,
+                    delay=bool(ly.get("delay", False))))
         self.blocks = torch.nn.ModuleList(blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@ reader, kept apart from the parsing)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from sca_lava.errors import ScaLavaError
@@ -15,6 +17,27 @@ MAX_ELEMENTS = 1 << 27  # one weight/bias/delay dataset (1 GiB as int64)
 #: fields netx passes to Lava as stored (no cast): they must be stored as integers
 #: (a float ``shape`` makes Lava's runtime wait for ever; Intel's files store them as int64)
 NETX_INTEGER_FIELDS = ("shape", "stride", "padding", "dilation", "groups", "iDecay", "vDecay", "vThMant")
+
+
+@contextmanager
+def open_checked(path: str, malformed: str):
+    """The root :class:`Fields` of an HDF5 file opened read-only; an unreadable
+    file, and any error of h5py or numpy while the body parses it, is a
+    one-line error (``malformed``: what the file failed to be)."""
+    import h5py
+
+    try:
+        fh = h5py.File(path, "r")
+    except OSError:
+        raise ScaLavaError(f"{path}: not a readable HDF5 file (corrupt or wrong format)") from None
+    with fh:
+        try:
+            yield Fields(fh, path)
+        except ScaLavaError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError, AssertionError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ScaLavaError(f"{path}: {malformed} ({msg})") from None
 
 
 class Fields:

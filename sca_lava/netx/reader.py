@@ -27,7 +27,7 @@ import numpy as np
 
 from sca_lava.errors import ScaLavaError
 from sca_lava.netx.contract import read_contract
-from sca_lava.netx.fields import MAX_DIM, Fields
+from sca_lava.netx.fields import MAX_DIM, Fields, open_checked
 from sca_lava.netx.spec import (
     NAME_ATTR,
     LayerSpec,
@@ -133,40 +133,27 @@ def read_netx(path: str | os.PathLike, input_shape: tuple[int, ...] | None = Non
     input layer with a ``shape`` and its first layer is a convolution; it is
     checked against the file when both are present.
     """
-    import h5py
-
     path = os.fspath(path)
     _check_file(path)
-    try:
-        fh = h5py.File(path, "r")
-    except OSError:
-        raise ScaLavaError(f"{path}: not a readable HDF5 file (corrupt or wrong format)") from None
-    with fh:
-        try:
-            top = Fields(fh, path)
-            if "layer" not in fh:
-                raise ScaLavaError(f"{path}: no 'layer' group; this is not a netx network file")
-            root = top.group("layer", f"{path}: layer")
-            keys = list(root.g.keys())
-            if not keys:
-                raise ScaLavaError(f"{path}: the 'layer' group is empty")
-            if len(keys) > MAX_LAYERS:
-                raise ScaLavaError(f"{path}: {len(keys)} layers is too large (limit {MAX_LAYERS})")
-            if not keys or sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
-                raise ScaLavaError(f"{path}: 'layer' must hold groups named 0, 1, ..., {len(keys) - 1} "
-                                   "without gaps (netx reads them by index)")
-            spec = _parse_layers(path, root, len(keys), input_shape)
-            spec.contract = read_contract(fh)
-            if spec.contract is not None and tuple(spec.contract.input_shape) != tuple(spec.input_shape):
-                raise ScaLavaError(f"{path}: the input contract's shape {spec.contract.input_shape} does not "
-                                   f"match the network input {spec.input_shape}")
-            return spec
-        except ScaLavaError:
-            raise
-        except (KeyError, ValueError, TypeError, IndexError, OSError, RuntimeError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ScaLavaError(f"{path}: malformed netx layer description ({msg})") from None
-
+    with open_checked(path, "malformed netx layer description") as top:
+        fh = top.g
+        if "layer" not in fh:
+            raise ScaLavaError(f"{path}: no 'layer' group; this is not a netx network file")
+        root = top.group("layer", f"{path}: layer")
+        keys = list(root.g.keys())
+        if not keys:
+            raise ScaLavaError(f"{path}: the 'layer' group is empty")
+        if len(keys) > MAX_LAYERS:
+            raise ScaLavaError(f"{path}: {len(keys)} layers is too large (limit {MAX_LAYERS})")
+        if not keys or sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))]:
+            raise ScaLavaError(f"{path}: 'layer' must hold groups named 0, 1, ..., {len(keys) - 1} "
+                               "without gaps (netx reads them by index)")
+        spec = _parse_layers(path, root, len(keys), input_shape)
+        spec.contract = read_contract(fh)
+        if spec.contract is not None and tuple(spec.contract.input_shape) != tuple(spec.input_shape):
+            raise ScaLavaError(f"{path}: the input contract's shape {spec.contract.input_shape} does not "
+                               f"match the network input {spec.input_shape}")
+        return spec
 
 
 def _parse_layers(path, root: Fields, count: int, input_shape) -> NetxSpec:
