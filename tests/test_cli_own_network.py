@@ -106,3 +106,17 @@ def test_wrong_files_and_specs_are_one_line_errors(own, tmp_path, capsys):
     assert run("export", "--model", f"{own / 'net.py'}:Network", "--model-kwargs", '{"hidden": 7}',
                "--weights", own / "network.pt", "--input-shape", "1,28,28", "--out", tmp_path / "y.net") == 2
     assert "shape" in capsys.readouterr().err  # weights of another size
+
+
+def test_a_users_module_on_the_command_line_starts_quietly(own, tmp_path):
+    """lava-dl's import chatter (the Prophesee notice) and torch's weight_norm deprecation, which
+    the user's lava-dl blocks trigger and cannot avoid, stay off the screen (a fresh process)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "sca_lava.cli", "export", "--model", f"{own / 'net.py'}:Network",
+                          "--weights", str(own / "network.pt"), "--input-shape", "1,28,28",
+                          "--out", str(tmp_path / "n.net")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-500:]
+    said = out.stdout + out.stderr
+    assert "Prophesee" not in said and "weight_norm is deprecated" not in said, said[-800:]

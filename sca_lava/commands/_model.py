@@ -43,8 +43,13 @@ def parse_model_spec(text: str) -> tuple[Path, str]:
 def build_user_module(spec: str, kwargs_json: str | None = None):
     """An instance of the class ``spec`` (FILE.py:CLASS) names, built by running
     that file; one-line errors for anything that goes wrong in it."""
+    import warnings
+
     import torch
 
+    from sca_lava._lava_dl import slayer
+
+    slayer()  # lava-dl imported here first, its start-up chatter muted, before the user's file imports it
     file, name = parse_model_spec(spec)
     kwargs = {}
     if kwargs_json:
@@ -61,11 +66,14 @@ def build_user_module(spec: str, kwargs_json: str | None = None):
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[modname] = module
     try:
-        loader_spec.loader.exec_module(module)
-        cls = getattr(module, name, None)
-        if cls is None:
-            raise ScaLavaError(f"--model: {file} defines no {name!r}")
-        net = cls(**kwargs)
+        with warnings.catch_warnings():
+            # lava-dl's weight_norm=True calls torch's deprecated weight_norm: not the user's to fix
+            warnings.filterwarnings("ignore", message="torch.nn.utils.weight_norm is deprecated")
+            loader_spec.loader.exec_module(module)
+            cls = getattr(module, name, None)
+            if cls is None:
+                raise ScaLavaError(f"--model: {file} defines no {name!r}")
+            net = cls(**kwargs)
     except ScaLavaError:
         raise
     except BaseException as exc:  # the user's code: any failure is theirs to read, in one line
