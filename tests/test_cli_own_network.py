@@ -78,6 +78,8 @@ def test_prune_export_and_evaluate_a_users_module(own, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "data of your own" in err and "--input" in err and "unknown data set" not in err
     assert run("evaluate", out / "pruned.net", "--data", own / "data.npz") == 0
+    # the very file it was trained on, given again, overrides nothing
+    assert "overrides" not in capsys.readouterr().err
 
 
 def test_export_a_state_dict_needs_the_model_and_a_shape(own, tmp_path, capsys):

@@ -199,7 +199,10 @@ def input_settings(args, contract) -> argparse.Namespace:
     c = contract
     what = "the file's input contract"
     out = argparse.Namespace()
-    out.data = pick(args, "data", c.dataset if c else None, what)
+    recorded_data = c.dataset if c else None
+    if recorded_data is not None and recorded_data == npz_name(getattr(args, "data", None) or ""):
+        recorded_data = args.data  # the .npz file the network was trained on, given again: no override
+    out.data = pick(args, "data", recorded_data, what)
     out.steps = pick(args, "steps", c.num_steps if c else None, what)
     out.encoding = pick(args, "encoding", c.encoding if c and not c.events else None, what)
     out.seed = pick(args, "seed", c.encoding_seed if c else None, what)
@@ -255,8 +258,6 @@ def load_npz_split(path: str):
     test_x, test_y (and optionally ``events``, ``bin_width_us``), checked by
     :meth:`sca_lava.data.DataSplit.from_arrays`; its name in the input
     contract is ``user:FILE.npz``."""
-    from pathlib import Path
-
     import numpy as np
 
     from sca_lava.atomic import check_input_file
@@ -275,9 +276,18 @@ def load_npz_split(path: str):
         raise
     except (OSError, ValueError, EOFError, TypeError) as exc:
         raise ScaLavaError(f"{path}: not a readable .npz file of arrays ({str(exc).splitlines()[0][:120]})") from None
+    return DataSplit.from_arrays(*arrays, name=npz_name(path), events=events, bin_width_us=width)
+
+
+def npz_name(path: str) -> str | None:
+    """The data-set name an input contract records for arrays from ``path``
+    (``user:FILE.npz``; None for anything but a .npz file)."""
+    from pathlib import Path
+
+    if not path.endswith(".npz"):
+        return None
     name = f"user:{Path(path).name}"[:64]
-    return DataSplit.from_arrays(*arrays, name=name if name.isprintable() else "user", events=events,
-                                 bin_width_us=width)
+    return name if name.isprintable() else "user"
 
 
 def load_training_data(args, recorded: dict | None, num_steps: int):
