@@ -9,14 +9,13 @@ Loihi chain cannot hold is a one-line error naming the node."""
 
 from __future__ import annotations
 
+import nir  # a dependency of sca_lava, never skipped
 import numpy as np
 import pytest
 import torch
 
 from sca_lava.cli import main
 from sca_lava.errors import ScaLavaError
-
-nir = pytest.importorskip("nir")
 
 
 def cli(*argv) -> int:
