@@ -32,14 +32,15 @@ from sca_lava.models.nir.mapping import (
     META_CONTRACT,
     META_DT,
     P_SCALE,
-    VTH_MANT_MAX,
     W_SCALE,
     WEIGHT_INT_RANGE,
     check_dt,
+    fraction_to_decay,
     on_grid,
     on_weight_grid,
     quantize_weights,
 )
+from sca_lava.netx.reader import LIF_VTH_MAX as VTH_MANT_MAX
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _fixed(ly, where: str) -> tuple[dict, dict | None]:
     if ly.kind == "flatten":
         return {"type": "flatten"}, None
     label = f"{where}: {ly.names[0]!r}"
-    i_decay, v_decay = (int(np.clip(np.round(a * P_SCALE), 0, P_SCALE)) for a in (ly.alpha_u, ly.alpha_v))
+    i_decay, v_decay = fraction_to_decay(ly.alpha_u), fraction_to_decay(ly.alpha_v)
     w = np.asarray(ly.weight, dtype=np.float64)
     exact = on_weight_grid(w) and on_grid(ly.threshold, 1 / W_SCALE, 1, VTH_MANT_MAX)
     peak = float(np.abs(w).max()) if w.size else 0.0

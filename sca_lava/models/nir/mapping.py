@@ -45,8 +45,6 @@ W_SCALE = 64
 #: the integer weights netx stores (SLAYER's quantize_8bit: steps of 2, -256..254)
 WEIGHT_INT_RANGE = (-256, 254)
 WEIGHT_STEP = 2 / W_SCALE
-#: Loihi's 17-bit threshold mantissa
-VTH_MANT_MAX = (1 << 17) - 1
 
 #: metadata keys of an exported graph
 META_DT = "sca_lava_dt"
@@ -66,19 +64,9 @@ def decay_to_tau(decay: int, dt: float) -> float:
     return dt * P_SCALE / decay
 
 
-def tau_to_decay(tau: np.ndarray, dt: float, what: str) -> tuple[int, float]:
-    """The 12-bit decay of a time constant (one value per layer) and the
-    rounding error of ``dt/tau`` it makes (in units of the decay fraction)."""
-    tau = np.asarray(tau, dtype=np.float64).ravel()
-    if tau.size == 0 or np.unique(tau).size != 1:
-        raise ScaLavaError(f"{what} varies across neurons; sca_lava imports one time constant per layer "
-                           "(Loihi's CUBA decays are per compartment group)")
-    frac = dt / float(tau[0])
-    if not 0 < frac <= 1:
-        raise ScaLavaError(f"{what} = {float(tau[0]):g} s is shorter than the time step dt = {dt:g} s "
-                           "(decay fraction dt/tau > 1); pass the dt the network was trained with (--dt)")
-    decay = int(np.clip(np.round(frac * P_SCALE), 0, P_SCALE))
-    return decay, abs(decay / P_SCALE - frac)
+def fraction_to_decay(fraction: float) -> int:
+    """The 12-bit decay of a decay fraction ``dt/tau`` (0..1)."""
+    return int(np.clip(np.round(fraction * P_SCALE), 0, P_SCALE))
 
 
 #: relative distance from Loihi's grid that still counts as on it (the float
