@@ -27,7 +27,11 @@ test digits: ``--select-lr 0.0001 0.0003 0.001 0.003`` runs ``sca-paper`` at
 ours a sum over the batch (SLAYER's SpikeRate, reduction "sum"), so 0.01 there
 is about 0.01 / 64 = 1.6e-4 here.
 Every run is one JSON row under OUT/rows (validation runs under
-OUT/select/rows), so the benchmark runs in parts and resumes.
+OUT/select/rows), so the benchmark runs in parts and resumes; a run in
+progress checkpoints every epoch under OUT/work (keyed by its settings and
+learning rate), so a run cut off (a session ending) continues from its last
+epoch, to the same row as an uninterrupted one. Seeds (and learning rates)
+can run in separate processes at once: rows are per run.
 
     PYTHONPATH=$PWD python benchmarks/bench_paper.py --out runs/paper --select-lr 0.0001 0.0003 0.001 0.003 \
         --threads 1
@@ -38,6 +42,9 @@ OUT/select/rows), so the benchmark runs in parts and resumes.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -54,7 +61,7 @@ from sca_lava.models import build_network
 from sca_lava.models.config import named_config
 from sca_lava.pruning import PruneConfig, prune_and_shrink
 from sca_lava.pruning.report import measure
-from sca_lava.training import TrainConfig, Trainer
+from sca_lava.training import TrainConfig, Trainer, load_checkpoint
 
 ARCH = "mnist_vgg"
 BUDGETS = (0.28, 0.09)
@@ -119,15 +126,29 @@ def train_config(seed: int, lr: float, epochs: int) -> TrainConfig:
     return TrainConfig(seed=seed, lr=lr, epochs=epochs, **{k: RECIPE[k] for k in keys})
 
 
-def run_one(data, seed: int, method: str, budget: float, lr: float, split: str, args) -> dict:
+def work_dir(out: Path, seed: int, method: str, budget: float, lr: float, split: str, args) -> Path:
+    """Where a run in progress keeps its per-epoch checkpoint: keyed by
+    everything the run depends on, so a checkpoint of other settings is never
+    resumed."""
+    key = json.dumps({"settings": settings(args), "lr": lr, "split": split}, sort_keys=True)
+    return out / "work" / hashlib.sha256(key.encode()).hexdigest()[:12] / f"seed{seed}" / f"{method}@params={budget:g}"
+
+
+def run_one(data, seed: int, method: str, budget: float, lr: float, split: str, args, work: Path) -> dict:
     """One run of the recipe from scratch: the dense net (``method`` dense) or
-    one variant pruned to ``budget`` of the parameters; its row."""
+    one variant pruned to ``budget`` of the parameters; its row. Checkpointed
+    every epoch under ``work`` and resumed from there (removed once the row
+    is written)."""
     t0 = time.time()
     config = named_config(args.arch)
     tcfg = train_config(seed, lr, args.epochs)
+    work.mkdir(parents=True, exist_ok=True)
     if method == "dense":
         trainer = Trainer(build_network(config, seed), tcfg)
-        trainer.fit(data, progress=False, log=None)
+        ckpt = work / "dense.pt"
+        if ckpt.exists():
+            trainer.load(load_checkpoint(ckpt))
+        trainer.fit(data, checkpoint=ckpt, progress=False, log=None)
         m = measure(trainer.graph, data.test_x, data.test_y, config.num_steps)
         row = {"accuracy": m["accuracy"], "param_fraction": 1.0, "channels": [ly["out"] for ly in config.layers
                                                                            if "out" in ly]}
@@ -135,7 +156,7 @@ def run_one(data, seed: int, method: str, budget: float, lr: float, split: str, 
         _, criterion, norm = next(v for v in VARIANTS if v[0] == method)
         pcfg = PruneConfig(criterion=criterion, budget=f"params={budget}", ranking="plain", normalize=norm, seed=seed,
                            regrow=RECIPE["regrow"], interval=RECIPE["interval"])
-        _, rep = prune_and_shrink(None, data, pcfg, tcfg, config=config, log=None)
+        _, rep = prune_and_shrink(None, data, pcfg, tcfg, config=config, out_dir=work, resume=True, log=None)
         row = {"accuracy": rep["test_accuracy"], "param_fraction": rep["param_fraction"],
                "channels": [c["after"] for c in rep["channels_per_layer"]]}
     return {"method": method, "budget": budget, "seed": seed, "lr": lr, "split": split, **row,
@@ -158,8 +179,10 @@ def select_lr(out: Path, lrs: list[float], args) -> float:
     for lr in lrs:
         path = row_path(rows / f"lr{lr:g}", 0, "sca-paper", BUDGETS[0])
         if not path.exists():
-            row = run_one(data, 0, "sca-paper", BUDGETS[0], lr, "validation", args)
+            work = work_dir(out / "select", 0, "sca-paper", BUDGETS[0], lr, "validation", args)
+            row = run_one(data, 0, "sca-paper", BUDGETS[0], lr, "validation", args, work)
             write_json(path, row)
+            shutil.rmtree(work)
             print(f"lr {lr:g}: validation accuracy {row['accuracy']:.4f} ({row['seconds']:.0f} s)", flush=True)
     found = {lr: read_rows(rows / f"lr{lr:g}") for lr in lrs}
     for lr, rs in found.items():
@@ -181,8 +204,10 @@ def run_grid(out: Path, seeds: list[int], lr: float, args) -> None:
             path = row_path(rows, seed, method, budget)
             if path.exists():
                 continue
-            row = run_one(data, seed, method, budget, lr, "test", args)
+            work = work_dir(out, seed, method, budget, lr, "test", args)
+            row = run_one(data, seed, method, budget, lr, "test", args, work)
             write_json(path, row)
+            shutil.rmtree(work)
             print(f"seed {seed} {method:>13s} @ params={budget:g}: acc {row['accuracy']:.4f} params "
                   f"{row['param_fraction']:.3f} channels {row['channels']} ({row['seconds']:.0f} s)", flush=True)
 
