@@ -1,7 +1,7 @@
 """Docs stay in sync with the command line: every ``sca-lava CMD`` named in
 docs/*.md or README.md exists, every command is documented in docs/cli.md,
 and every option docs/cli.md shows for a command exists in its parser. Local
-links between the docs resolve."""
+links between the docs resolve, their #anchors included."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ COMMAND_RE = re.compile(r"\bsca-lava\s+([a-z][a-z0-9_-]*)")
 OPTION_RE = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
 SECTION_RE = re.compile(r"^## `sca-lava ([a-z][a-z0-9_-]*)`\s*$", re.M)
 LINK_RE = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
+ANCHOR_RE = re.compile(r"\]\(([^)#\s]*)#([^)\s]+)\)")
 
 
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
@@ -102,3 +103,31 @@ def test_local_links_resolve(page):
         if not (page.parent / target).exists():
             broken.append(target)
     assert not broken, f"{page.name} links to missing files: {broken}"
+
+
+def _heading_anchors(page: Path) -> set[str]:
+    """The anchors a Markdown renderer (GitHub's rule) gives ``page``'s headings."""
+    anchors, seen, fenced = set(), {}, False
+    for line in page.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        m = None if fenced else re.match(r"#{1,6}\s+(.*)", line)
+        if m:
+            text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1).strip()).lower()
+            slug = re.sub(r"[^\w\- ]", "", text.replace("`", "").replace("*", "")).replace(" ", "-")
+            anchors.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+            seen[slug] = seen.get(slug, 0) + 1
+    return anchors
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_link_anchors_name_a_heading(page):
+    """A link to page.md#section (or #section on the same page) lands on a heading."""
+    broken = []
+    for m in ANCHOR_RE.finditer(page.read_text()):
+        target = page.parent / m.group(1) if m.group(1) else page
+        if "://" in m.group(1) or target.suffix != ".md" or not target.exists():
+            continue
+        if m.group(2) not in _heading_anchors(target):
+            broken.append(f"{m.group(1)}#{m.group(2)}")
+    assert not broken, f"{page.name} links to missing headings: {broken}"
