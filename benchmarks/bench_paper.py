@@ -164,6 +164,17 @@ def run_one(data, seed: int, method: str, budget: float, lr: float, split: str, 
             "validation": VALIDATION if split == "validation" else None}
 
 
+def run_and_write(path: Path, out: Path, data, seed: int, method: str, budget: float, lr: float, split: str,
+                  args) -> dict:
+    """One run (resumed from OUT/work if it was cut off), its row written to
+    ``path``, then its checkpoints removed."""
+    work = work_dir(out, seed, method, budget, lr, split, args)
+    row = run_one(data, seed, method, budget, lr, split, args, work)
+    write_json(path, row)
+    shutil.rmtree(work)
+    return row
+
+
 def load_data(seed: int, args, validation: bool = False):
     data = load_mnist5k(seed)
     if validation:
@@ -179,10 +190,7 @@ def select_lr(out: Path, lrs: list[float], args) -> float:
     for lr in lrs:
         path = row_path(rows / f"lr{lr:g}", 0, "sca-paper", BUDGETS[0])
         if not path.exists():
-            work = work_dir(out / "select", 0, "sca-paper", BUDGETS[0], lr, "validation", args)
-            row = run_one(data, 0, "sca-paper", BUDGETS[0], lr, "validation", args, work)
-            write_json(path, row)
-            shutil.rmtree(work)
+            row = run_and_write(path, out / "select", data, 0, "sca-paper", BUDGETS[0], lr, "validation", args)
             print(f"lr {lr:g}: validation accuracy {row['accuracy']:.4f} ({row['seconds']:.0f} s)", flush=True)
     found = {lr: read_rows(rows / f"lr{lr:g}") for lr in lrs}
     for lr, rs in found.items():
@@ -204,10 +212,7 @@ def run_grid(out: Path, seeds: list[int], lr: float, args) -> None:
             path = row_path(rows, seed, method, budget)
             if path.exists():
                 continue
-            work = work_dir(out, seed, method, budget, lr, "test", args)
-            row = run_one(data, seed, method, budget, lr, "test", args, work)
-            write_json(path, row)
-            shutil.rmtree(work)
+            row = run_and_write(path, out, data, seed, method, budget, lr, "test", args)
             print(f"seed {seed} {method:>13s} @ params={budget:g}: acc {row['accuracy']:.4f} params "
                   f"{row['param_fraction']:.3f} channels {row['channels']} ({row['seconds']:.0f} s)", flush=True)
 
